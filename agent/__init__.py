@@ -1,0 +1,1 @@
+"""The model and its language: backends, prompts, parsers, schemas (model-layer issue)."""

@@ -1,0 +1,1 @@
+"""The `gre` command line: a thin typer + rich layer over the packages."""

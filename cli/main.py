@@ -1,0 +1,21 @@
+"""Entry point of the `gre` command."""
+
+from __future__ import annotations
+
+import typer
+
+from gre_agent.cli.data import app as data_app
+from gre_agent.cli.tools import app as tools_app
+
+app = typer.Typer(
+    name="gre",
+    help="gre-agent: image geolocation that verifies before it commits.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tools_app, name="tools")
+app.add_typer(data_app, name="data")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,188 @@
+"""HTTP for the online backends: one `requests` session per backend with
+- a persistent SQLite response cache (requests-cache) in one of three modes,
+- a process-wide minimum interval between network requests (cache hits are free),
+- retries with exponential backoff on 429/5xx that honour Retry-After (urllib3),
+- errors mapped onto ToolFailure kinds.
+
+Tools call the sync `request_json` from a worker thread (`asyncio.to_thread`), so the
+threading lock of the rate limiter covers every concurrent caller in the process.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+import requests_cache
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.settings import CacheMode, ToolSettings
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+# Each tool call collects whether its HTTP responses came from the cache.
+cache_hits: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "gre_cache_hits", default=None
+)
+
+
+class RetryAfterTooLong(Exception):
+    """The server asked us to wait longer than we are willing to."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"server asked to retry after {seconds:.0f} s")
+
+
+class _CappedRetry(Retry):
+    """urllib3 Retry that refuses to sleep for an unreasonable Retry-After."""
+
+    max_retry_after_s: float = 30.0
+
+    def new(self, **kw: Any) -> _CappedRetry:
+        new = super().new(**kw)
+        new.max_retry_after_s = self.max_retry_after_s
+        return new
+
+    def sleep_for_retry(self, response: Any = None) -> bool:
+        after = self.get_retry_after(response) if response is not None else None
+        if after is not None and after > self.max_retry_after_s:
+            raise RetryAfterTooLong(after)
+        return super().sleep_for_retry(response)
+
+
+class RateLimiter:
+    """At most one request per `interval` seconds, shared by all threads."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if self.interval <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def limiter_for(key: str, interval: float) -> RateLimiter:
+    """The process-wide limiter of one backend (created on first use)."""
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None or limiter.interval != interval:
+            limiter = _limiters[key] = RateLimiter(interval)
+        return limiter
+
+
+class _LimitedAdapter(HTTPAdapter):
+    """Transport adapter that waits for the rate limiter; only real requests reach it."""
+
+    def __init__(self, limiter: RateLimiter, **kw: Any):
+        self.limiter = limiter
+        super().__init__(**kw)
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        self.limiter.wait()
+        return super().send(request, **kw)
+
+
+def make_session(
+    name: str, tool: ToolSettings, cache_mode: CacheMode, cache_dir: Path, user_agent: str
+) -> requests.Session:
+    """A session for backend `name` (its own cache file and rate limiter)."""
+    if cache_mode is CacheMode.off:
+        session: requests.Session = requests.Session()
+    else:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        session = requests_cache.CachedSession(
+            str(cache_dir / f"http-{name}.sqlite"),
+            backend="sqlite",
+            expire_after=requests_cache.NEVER_EXPIRE,
+            allowable_methods=("GET", "POST"),
+            allowable_codes=(200,),
+            only_if_cached=cache_mode is CacheMode.replay_only,
+        )
+    retry = _CappedRetry(
+        total=tool.retries,
+        connect=tool.retries,
+        read=tool.retries,
+        status=tool.retries,
+        backoff_factor=tool.backoff_s,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,  # Overpass queries go by POST and are idempotent
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    retry.max_retry_after_s = tool.max_retry_after_s
+    adapter = _LimitedAdapter(limiter_for(name, tool.min_interval_s), max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = user_agent
+    session.hooks["response"].append(_record_cache_hit)
+    return session
+
+
+def _record_cache_hit(response: requests.Response, *args: Any, **kw: Any) -> None:
+    hits = cache_hits.get()
+    if hits is not None:
+        hits.append(bool(getattr(response, "from_cache", False)))
+
+
+def request_raw(
+    session: requests.Session, method: str, url: str, *, timeout: float, **kw: Any
+) -> requests.Response:
+    """Send a request; map every failure onto a ToolFailure kind."""
+    try:
+        response = session.request(method, url, timeout=timeout, **kw)
+    except RetryAfterTooLong as exc:
+        raise ToolFailure(ErrorKind.rate_limited, str(exc)) from exc
+    except requests.Timeout as exc:
+        raise ToolFailure(ErrorKind.timeout, f"{url} did not answer in {timeout} s") from exc
+    except requests.ConnectionError as exc:
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, ReadTimeoutError):
+            raise ToolFailure(ErrorKind.timeout, f"{url} did not answer in {timeout} s") from exc
+        raise ToolFailure(ErrorKind.http_error, f"cannot reach {url}: {exc}") from exc
+    except requests.RequestException as exc:
+        raise ToolFailure(ErrorKind.http_error, f"{url}: {exc}") from exc
+    replay_only = getattr(getattr(session, "settings", None), "only_if_cached", False)
+    if replay_only and response.status_code == 504 and not getattr(response, "from_cache", False):
+        raise ToolFailure(ErrorKind.cache_miss, f"no cached answer for {method} {url}")
+    status = response.status_code
+    if status == 429:
+        raise ToolFailure(ErrorKind.rate_limited, f"{url} answered 429 Too Many Requests")
+    if status == 404:
+        raise ToolFailure(ErrorKind.not_found, f"{url} answered 404")
+    if status >= 400:
+        raise ToolFailure(ErrorKind.http_error, f"{url} answered HTTP {status}")
+    return response
+
+
+def request_json(
+    session: requests.Session, method: str, url: str, *, timeout: float, **kw: Any
+) -> Any:
+    """`request_raw`, then the body parsed as JSON (bad_response if it is not)."""
+    response = request_raw(session, method, url, timeout=timeout, **kw)
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ToolFailure(
+            ErrorKind.bad_response, f"{url} did not return JSON: {response.text[:120]!r}"
+        ) from exc

@@ -1,0 +1,139 @@
+"""Configuration: a `gre.toml` file plus `GRE_*` environment variables.
+
+Precedence (highest first): explicit arguments, environment (`GRE_OSM__BACKEND=online`),
+the TOML file (`./gre.toml`, or the path in `GRE_CONFIG`), then the defaults below.
+Each tool family (the part of a tool name before the dot) has one section.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_USER_AGENT = "gre-agent/0.1 (+https://github.com/gre-agent/gre-agent)"
+
+
+class CacheMode(StrEnum):
+    off = "off"  # never read or write the cache
+    read_write = "read-write"  # answer from the cache when possible, store new answers
+    replay_only = "replay-only"  # answer only from the cache; never touch the network
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("GRE_HOME", Path.home() / ".cache" / "gre-agent"))
+
+
+class ToolSettings(BaseModel):
+    """Settings shared by every tool family."""
+
+    backend: Literal["online", "offline"] = "offline"
+    endpoint: str | None = Field(None, description="Base URL of the online service.")
+    user_agent: str | None = Field(None, description="Overrides the global User-Agent.")
+    timeout_s: float = Field(20.0, gt=0, description="Per-request timeout.")
+    retries: int = Field(2, ge=0, description="Retries on 429/5xx and connection errors.")
+    backoff_s: float = Field(0.5, ge=0, description="Exponential backoff factor.")
+    max_retry_after_s: float = Field(
+        30.0, ge=0, description="Longest Retry-After honoured; longer ones fail fast."
+    )
+    min_interval_s: float = Field(
+        0.0, ge=0, description="Minimum seconds between network requests (process-wide)."
+    )
+    cache_mode: CacheMode | None = Field(None, description="None: use the global mode.")
+    data_path: Path | None = Field(None, description="Offline data for this tool family.")
+
+
+class GazetteerSettings(ToolSettings):
+    endpoint: str | None = "nominatim.openstreetmap.org"
+    scheme: Literal["http", "https"] = "https"
+    min_interval_s: float = 1.0  # Nominatim's usage policy: at most 1 request per second
+
+
+class OsmSettings(ToolSettings):
+    endpoint: str | None = "https://overpass-api.de/api/interpreter"
+
+
+class WikipediaSettings(ToolSettings):
+    endpoint: str | None = "https://{lang}.wikipedia.org/w/api.php"
+    exclude_domains: list[str] = Field(
+        default_factory=list,
+        description="Leakage guard: drop pages whose title or URL mentions any of these.",
+    )
+
+
+class CountrySettings(ToolSettings):
+    endpoint: str | None = "https://restcountries.com/v3.1"
+
+
+class ExifSettings(ToolSettings):
+    enabled: bool = Field(True, description="Evaluations switch this off: EXIF leaks answers.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GRE_",
+        env_nested_delimiter="__",
+        toml_file="gre.toml",
+        extra="ignore",
+    )
+
+    home: Path = Field(default_factory=_default_home, description="Caches and offline data.")
+    offline: bool = Field(False, description="Force every tool onto its offline backend.")
+    cache_mode: CacheMode = CacheMode.read_write
+    user_agent: str = DEFAULT_USER_AGENT
+
+    gazetteer: GazetteerSettings = Field(default_factory=GazetteerSettings)
+    osm: OsmSettings = Field(default_factory=OsmSettings)
+    wikipedia: WikipediaSettings = Field(default_factory=WikipediaSettings)
+    country: CountrySettings = Field(default_factory=CountrySettings)
+    exif: ExifSettings = Field(default_factory=ExifSettings)
+    geo: ToolSettings = Field(default_factory=ToolSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("GRE_CONFIG", "gre.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, toml)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def family(self, name: str) -> ToolSettings:
+        """Settings of a tool family (`osm` for `osm.features_near`); defaults if unknown."""
+        section = getattr(self, name.split(".", 1)[0], None)
+        return section if isinstance(section, ToolSettings) else ToolSettings()
+
+    def backend_for(self, name: str) -> Literal["online", "offline"]:
+        return "offline" if self.offline else self.family(name).backend
+
+    def cache_mode_for(self, name: str) -> CacheMode:
+        return self.family(name).cache_mode or self.cache_mode
+
+    def user_agent_for(self, name: str) -> str:
+        return self.family(name).user_agent or self.user_agent
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and gre.toml, with explicit overrides on top."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Datasets, metrics, the resumable runner and reports (evaluation issue)."""

@@ -1,0 +1,1 @@
+"""LangGraph graphs: the staged GRE agent and the chat graph (graph issue)."""

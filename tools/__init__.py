@@ -1,0 +1,19 @@
+"""Tools the agent uses to check its guesses: one interface, online and offline backends.
+
+Public API: `Tool`, `ToolOutcome`, `ToolError`, `Registry`, `discover`, `to_langchain`.
+"""
+
+from gre_agent.tools.base import Tool, ToolError, ToolOutcome
+from gre_agent.tools.langchain import to_langchain
+from gre_agent.tools.registry import ENTRY_POINT_GROUP, Registry, UnknownToolError, discover
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Registry",
+    "Tool",
+    "ToolError",
+    "ToolOutcome",
+    "UnknownToolError",
+    "discover",
+    "to_langchain",
+]

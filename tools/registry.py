@@ -1,0 +1,103 @@
+"""Which tools exist: the built-in ones plus third-party plugins.
+
+A plugin package advertises its tools in the entry-point group `gre_agent.tools`:
+
+    [project.entry-points."gre_agent.tools"]
+    my_tool = "my_package.module:MyTool"
+
+The target is a `Tool` subclass (or a list of them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+
+from gre_agent.core.settings import Settings, load_settings
+from gre_agent.tools.base import Tool
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "gre_agent.tools"
+
+# "module:Class" of each built-in tool; imported lazily so `gre tools list` stays fast.
+BUILTIN: tuple[str, ...] = (
+    "gre_agent.tools.gazetteer:GeocodeTool",
+    "gre_agent.tools.gazetteer:ReverseTool",
+    "gre_agent.tools.osm:FeaturesNearTool",
+    "gre_agent.tools.osm:FindNamedTool",
+    "gre_agent.tools.osm:StreetIntersectionTool",
+    "gre_agent.tools.wikipedia:SearchTool",
+    "gre_agent.tools.wikipedia:PageTool",
+    "gre_agent.tools.wikipedia:GeosearchTool",
+    "gre_agent.tools.exif:GpsTool",
+    "gre_agent.tools.country:FactsTool",
+    "gre_agent.tools.country:GeoCheckTool",
+)
+
+
+class UnknownToolError(KeyError):
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name = name
+        super().__init__(f"unknown tool {name!r}; known tools: {', '.join(sorted(known))}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _load(target: str) -> list[type[Tool]]:
+    module, _, attr = target.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    classes = list(obj) if isinstance(obj, list | tuple) else [obj]
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Tool)):
+            raise TypeError(f"{target} is not a gre_agent Tool subclass")
+    return classes
+
+
+def discover(include_plugins: bool = True) -> dict[str, type[Tool]]:
+    """Tool classes by name. A broken plugin is logged and skipped, never fatal."""
+    found: dict[str, type[Tool]] = {}
+    for target in BUILTIN:
+        for cls in _load(target):
+            found[cls.name] = cls
+    if include_plugins:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                classes = _load(ep.value)
+            except Exception as exc:
+                log.warning("skipping tool plugin %s (%s): %s", ep.name, ep.value, exc)
+                continue
+            for cls in classes:
+                if cls.name in found:
+                    log.warning("plugin %s redefines tool %s; keeping the first", ep.value, cls.name)
+                    continue
+                found[cls.name] = cls
+    return found
+
+
+class Registry:
+    """Tool instances sharing one Settings (and so one cache and rate limits)."""
+
+    def __init__(self, settings: Settings | None = None, include_plugins: bool = True):
+        self.settings = settings or load_settings()
+        self.classes = discover(include_plugins)
+        self._instances: dict[str, Tool] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self.classes)
+
+    def get(self, name: str) -> Tool:
+        if name not in self.classes:
+            raise UnknownToolError(name, self.classes)
+        if name not in self._instances:
+            self._instances[name] = self.classes[name](self.settings)
+        return self._instances[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.classes
+
+    def tools(self) -> list[Tool]:
+        return [self.get(n) for n in self.names()]
