@@ -162,8 +162,9 @@ def request_raw(
         raise ToolFailure(ErrorKind.http_error, f"cannot reach {url}: {exc}") from exc
     except requests.RequestException as exc:
         raise ToolFailure(ErrorKind.http_error, f"{url}: {exc}") from exc
+    # requests-cache answers a replay-only miss with a synthetic 504 (only 200s are stored)
     replay_only = getattr(getattr(session, "settings", None), "only_if_cached", False)
-    if replay_only and response.status_code == 504 and not getattr(response, "from_cache", False):
+    if replay_only and response.status_code == 504:
         raise ToolFailure(ErrorKind.cache_miss, f"no cached answer for {method} {url}")
     status = response.status_code
     if status == 429:

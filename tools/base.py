@@ -132,7 +132,7 @@ class Tool:
             )
         finally:
             cache_hits.reset(token)
-        outcome.cached = bool(hits) and all(hits)
+        outcome.cached = outcome.error is None and bool(hits) and all(hits)
         outcome.latency_ms = (time.perf_counter() - started) * 1000
         return outcome
 
