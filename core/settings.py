@@ -78,6 +78,27 @@ class ExifSettings(ToolSettings):
     enabled: bool = Field(True, description="Evaluations switch this off: EXIF leaks answers.")
 
 
+class ModelSettings(BaseModel):
+    """How to reach the vision-language model (the model layer reads this)."""
+
+    backend: Literal["openai", "transformers", "replay"] = "openai"
+    model: str = Field("Anonymous0515/GRE", description="Model id or local path.")
+    base_urls: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000/v1"],
+        description="OpenAI-compatible endpoints; several = round-robin with failover.",
+    )
+    api_key: str = "EMPTY"
+    timeout_s: float = Field(120.0, gt=0)
+    retries: int = Field(2, ge=0)
+    max_tokens: int = Field(1024, gt=0)
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_pixels: int = Field(1024 * 28 * 28, gt=0, description="Image pixel budget per image.")
+    device: str = Field("auto", description="transformers backend: auto, cpu, cuda, cuda:1 ...")
+    dtype: str = Field("auto", description="transformers backend: auto, float32, bfloat16 ...")
+    replay_path: Path | None = Field(None, description="replay backend: a trace to replay.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRE_",
@@ -97,6 +118,8 @@ class Settings(BaseSettings):
     country: CountrySettings = Field(default_factory=CountrySettings)
     exif: ExifSettings = Field(default_factory=ExifSettings)
     geo: ToolSettings = Field(default_factory=ToolSettings)
+
+    model: ModelSettings = Field(default_factory=ModelSettings)
 
     @classmethod
     def settings_customise_sources(
