@@ -2,7 +2,12 @@
 
     GreError                      root of every error gre_agent raises on purpose
     ├── ConfigError               bad settings or missing offline data
-    └── ToolFailure               a tool could not answer; carries an ErrorKind
+    ├── ToolFailure               a tool could not answer; carries an ErrorKind
+    ├── PromptError               a prompt template is missing or lacks a value
+    └── AnswerParseError          a model's answer holds no valid coordinates (the reason
+                                  says which: none found, or out of range); only
+                                  `agent.parsing.parse_answer` raises it: stage parsers
+                                  never raise on model text
 
 Inside the agent a ToolFailure never escapes: `Tool.run` turns it (and any other
 exception) into a typed error result the model and the trace can read.
@@ -40,3 +45,16 @@ class ToolFailure(GreError):
         self.kind = ErrorKind(kind)
         self.message = message
         super().__init__(f"{self.kind}: {message}")
+
+
+class PromptError(GreError):
+    """A prompt template does not exist, or a value it needs was not given."""
+
+
+class AnswerParseError(GreError):
+    """No valid coordinates in a model's answer; `reason` says why, `text` is the input."""
+
+    def __init__(self, reason: str, text: str = ""):
+        self.reason = reason
+        self.text = text
+        super().__init__(reason)
