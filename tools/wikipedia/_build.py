@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from libzim.writer import Creator, Hint, Item, StringProvider
+from libzim.writer import Creator, Hint, IndexData, Item, StringProvider
 from pydantic import BaseModel, Field, ValidationError
 
 from gre_agent.core.errors import ConfigError
@@ -87,6 +87,18 @@ class _Page(Item):
         return {Hint.FRONT_ARTICLE: self._front}
 
 
+class _NoIndex(IndexData):
+    def has_indexdata(self) -> bool:
+        return False
+
+
+class _ListPage(_Page):
+    """The main page: a list of every title, kept out of the full-text index."""
+
+    def get_indexdata(self) -> IndexData:
+        return _NoIndex()
+
+
 def read_facts(path: Path) -> list[Fact]:
     """Facts from a JSON-lines file; a bad line is a ConfigError naming the line."""
     facts = []
@@ -153,5 +165,5 @@ def build_zim(
             for f in chosen
         )
         index = f"<html><head><title>{html.escape(title)}</title></head><body><ul>{links}</ul>"
-        creator.add_item(_Page("index", title, index + "</body></html>", front=False))
+        creator.add_item(_ListPage("index", title, index + "</body></html>", front=False))
     return out, len(chosen)

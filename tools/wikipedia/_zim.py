@@ -127,8 +127,6 @@ def _resolve(entry: Entry) -> Entry:
 
 
 def _is_article(zim: Zim, entry: Entry) -> bool:
-    if zim.archive.has_main_entry and entry.path == zim.archive.main_entry.path:
-        return False
     return entry.get_item().mimetype.startswith("text/html")
 
 
@@ -261,10 +259,9 @@ def scan_coordinates(zim: Zim) -> list[tuple[str, float, float]]:
     """(title, lat, lon) of every article that carries coordinates."""
     rows = []
     archive = zim.archive
-    main = archive.main_entry.path if archive.has_main_entry else None
     for i in range(archive.entry_count):
         entry = archive._get_entry_by_id(i)
-        if entry.is_redirect or entry.path == main:
+        if entry.is_redirect:
             continue
         item = entry.get_item()
         if not item.mimetype.startswith("text/html"):
