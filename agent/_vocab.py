@@ -1,0 +1,311 @@
+"""Word lists that turn free reasoning into stage fields: countries, languages, scripts,
+driving side, and the keyword classes that route a sentence to a field."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pycountry
+
+# Names people (and models) use that pycountry does not list as a name.
+_COUNTRY_ALIASES = {
+    "USA": "US",
+    "U.S.": "US",
+    "U.S.A.": "US",
+    "United States of America": "US",
+    "America": "US",
+    "UK": "GB",
+    "U.K.": "GB",
+    "Britain": "GB",
+    "Great Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "Russia": "RU",
+    "Czech Republic": "CZ",
+    "Turkey": "TR",
+    "Holland": "NL",
+    "Ivory Coast": "CI",
+    "Brunei": "BN",
+    "Palestine": "PS",
+    "Macedonia": "MK",
+    "DR Congo": "CD",
+    "DRC": "CD",
+    "Democratic Republic of the Congo": "CD",
+    "Republic of the Congo": "CG",
+    "Swaziland": "SZ",
+    "Burma": "MM",
+    "East Timor": "TL",
+    "Cape Verde": "CV",
+    "Vatican": "VA",
+    "Korea": "KR",
+}
+
+
+def _display(code: str) -> str:
+    c = pycountry.countries.get(alpha_2=code)
+    if c is None:
+        return code
+    return getattr(c, "common_name", None) or c.name
+
+
+@cache
+def _countries() -> tuple[re.Pattern[str], dict[str, str]]:
+    names: dict[str, str] = {}
+    for c in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(c, attr, None)
+            if value and "," not in value and not value.startswith("the "):
+                names[value] = c.alpha_2
+    names.update(_COUNTRY_ALIASES)
+    ordered = sorted(names, key=len, reverse=True)
+    # "South Africa" before "Africa"; "America" is only a country when not "South/Latin …"
+    body = "|".join(re.escape(n) for n in ordered)
+    pattern = re.compile(rf"(?<![\w.])(?<!South )(?<!Latin )(?<!North )(?:{body})(?![\w])")
+    return pattern, names
+
+
+def countries_in(text: str) -> list[str]:
+    """Countries named in text, as display names, in order of first mention."""
+    pattern, names = _countries()
+    out: list[str] = []
+    for m in pattern.finditer(text):
+        name = _display(names[m.group(0)])
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def country_code(name: str) -> str | None:
+    """ISO alpha-2 for a country name, alias, alpha-2 or alpha-3 code; None if unknown."""
+    name = name.strip()
+    if not name:
+        return None
+    _, names = _countries()
+    if name in names:
+        return names[name]
+    try:
+        return pycountry.countries.lookup(name).alpha_2
+    except LookupError:
+        return None
+
+
+def country_name(code: str) -> str | None:
+    c = pycountry.countries.get(alpha_2=code.upper()) if len(code) == 2 else None
+    return _display(c.alpha_2) if c else None
+
+
+LANGUAGES = [
+    "English",
+    "French",
+    "Spanish",
+    "Portuguese",
+    "German",
+    "Italian",
+    "Dutch",
+    "Flemish",
+    "Danish",
+    "Swedish",
+    "Norwegian",
+    "Icelandic",
+    "Finnish",
+    "Estonian",
+    "Latvian",
+    "Lithuanian",
+    "Polish",
+    "Czech",
+    "Slovak",
+    "Slovenian",
+    "Slovene",
+    "Hungarian",
+    "Romanian",
+    "Bulgarian",
+    "Serbian",
+    "Croatian",
+    "Bosnian",
+    "Albanian",
+    "Macedonian",
+    "Greek",
+    "Russian",
+    "Ukrainian",
+    "Belarusian",
+    "Georgian",
+    "Armenian",
+    "Turkish",
+    "Azerbaijani",
+    "Kazakh",
+    "Uzbek",
+    "Kyrgyz",
+    "Mongolian",
+    "Arabic",
+    "Hebrew",
+    "Persian",
+    "Farsi",
+    "Urdu",
+    "Hindi",
+    "Bengali",
+    "Punjabi",
+    "Gujarati",
+    "Marathi",
+    "Tamil",
+    "Telugu",
+    "Kannada",
+    "Malayalam",
+    "Sinhala",
+    "Nepali",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Burmese",
+    "Vietnamese",
+    "Malay",
+    "Indonesian",
+    "Filipino",
+    "Tagalog",
+    "Chinese",
+    "Mandarin",
+    "Cantonese",
+    "Japanese",
+    "Korean",
+    "Swahili",
+    "Amharic",
+    "Afrikaans",
+    "Zulu",
+    "Xhosa",
+    "Yoruba",
+    "Hausa",
+    "Somali",
+    "Catalan",
+    "Basque",
+    "Galician",
+    "Irish",
+    "Welsh",
+    "Maltese",
+    "Luxembourgish",
+    "Maori",
+    "Hawaiian",
+    "Quechua",
+    "Guarani",
+    "Tibetan",
+]
+_LANGUAGE_RE = re.compile(r"\b(" + "|".join(LANGUAGES) + r")\b")
+
+# Script names that are also language or people names count only next to a script word.
+_SCRIPT_WORD = r"(?:\s+(?:script|alphabet|characters?|letters|lettering|writing|glyphs?))"
+_SCRIPTS: tuple[tuple[str, str], ...] = (
+    ("Cyrillic", r"\bCyrillic\b"),
+    ("Devanagari", r"\bDevanagari\b"),
+    ("Hangul", r"\bHangul\b|\bHangeul\b|\bKorean" + _SCRIPT_WORD),
+    ("Han", r"\bKanji\b|\bHanzi\b|\bChinese" + _SCRIPT_WORD),
+    ("Hiragana", r"\bHiragana\b"),
+    ("Katakana", r"\bKatakana\b"),
+    ("Ge'ez", r"\bGe[’']?ez\b|\bEthiopic\b|\bAmharic" + _SCRIPT_WORD),
+    ("Latin", r"\bLatin" + _SCRIPT_WORD + r"|\bRoman" + _SCRIPT_WORD),
+    ("Greek", r"\bGreek" + _SCRIPT_WORD),
+    ("Arabic", r"\bArabic" + _SCRIPT_WORD),
+    ("Hebrew", r"\bHebrew" + _SCRIPT_WORD),
+    ("Thai", r"\bThai" + _SCRIPT_WORD),
+    ("Georgian", r"\bGeorgian" + _SCRIPT_WORD + r"|\bMkhedruli\b"),
+    ("Armenian", r"\bArmenian" + _SCRIPT_WORD),
+    ("Bengali", r"\bBengali" + _SCRIPT_WORD + r"|\bBangla" + _SCRIPT_WORD),
+    ("Tamil", r"\bTamil" + _SCRIPT_WORD),
+    ("Telugu", r"\bTelugu" + _SCRIPT_WORD),
+    ("Kannada", r"\bKannada" + _SCRIPT_WORD),
+    ("Malayalam", r"\bMalayalam" + _SCRIPT_WORD),
+    ("Gurmukhi", r"\bGurmukhi\b"),
+    ("Gujarati", r"\bGujarati" + _SCRIPT_WORD),
+    ("Sinhala", r"\bSinhal(?:a|ese)" + _SCRIPT_WORD),
+    ("Khmer", r"\bKhmer" + _SCRIPT_WORD),
+    ("Lao", r"\bLao" + _SCRIPT_WORD),
+    ("Burmese", r"\bBurmese" + _SCRIPT_WORD + r"|\bMyanmar" + _SCRIPT_WORD),
+    ("Tibetan", r"\bTibetan" + _SCRIPT_WORD),
+)
+_SCRIPT_RES = tuple((name, re.compile(p, re.I)) for name, p in _SCRIPTS)
+
+
+def languages_in(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _LANGUAGE_RE.finditer(text):
+        if m.group(1) not in out:
+            out.append(m.group(1))
+    return out
+
+
+def scripts_in(text: str) -> list[str]:
+    hits = sorted((m.start(), name) for name, rx in _SCRIPT_RES if (m := rx.search(text)))
+    return [name for _, name in hits]
+
+
+_LEFT = re.compile(
+    r"\b(?:drive|drives|driving|traffic|vehicles?|cars?)\b(?:\s+\w+){0,3}?\s+on\s+the\s+left\b"
+    r"|\bleft[- ]hand\s+traffic\b|\bright[- ]hand\s+drive\b|\bkeep\s+left\b|\bLHT\b|\bRHD\b",
+    re.I,
+)
+_RIGHT = re.compile(
+    r"\b(?:drive|drives|driving|traffic|vehicles?|cars?)\b(?:\s+\w+){0,3}?\s+on\s+the\s+right\b"
+    r"|\bright[- ]hand\s+traffic\b|\bleft[- ]hand\s+drive\b|\bkeep\s+right\b|\bRHT\b|\bLHD\b",
+    re.I,
+)
+
+
+def driving_side(text: str) -> str | None:
+    """'left' or 'right' when the text says which side traffic drives on (and not both)."""
+    left, right = bool(_LEFT.search(text)), bool(_RIGHT.search(text))
+    if left == right:
+        return None
+    return "left" if left else "right"
+
+
+def _kw(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+# Sentence classes: a sentence that matches goes (verbatim) into the field.
+KEYWORDS: dict[str, re.Pattern[str]] = {
+    "architecture": _kw(
+        r"\b(?:architect\w*|buildings?|houses?|fa[cç]ades?|roofs?|brick|stor(?:e)?ys?|"
+        r"apartments?|villas?|colonial|concrete|wooden|timber|stucco|tiled)\b"
+    ),
+    "road_type": _kw(
+        r"\b(?:roads?|streets?|lanes?|highways?|motorways?|freeways?|asphalt|paved|unpaved|dirt|"
+        r"gravel|pavements?|sidewalks?|kerbs?|curbs?|avenues?|boulevards?|intersections?|"
+        r"roundabouts?|cobble\w*)\b"
+    ),
+    "climate": _kw(
+        r"\b(?:climate|tropical|arid|semi-arid|temperate|humid|mediterranean|subtropical|"
+        r"continental|monsoon|snow\w*|desert|boreal|alpine|savanna\w*)\b"
+    ),
+    "license_plates": _kw(r"\b(?:licen[cs]e|number|registration)\s+plates?\b|\bplates?\b"),
+    "road_markings": _kw(
+        r"\b(?:markings?|cent(?:re|er)\s?lines?|dashed|lane\s+lines?|double\s+(?:yellow|white)|"
+        r"yellow\s+lines?|white\s+lines?|edge\s+lines?|zebra|crosswalks?|crossings?)\b"
+    ),
+    "poles_bollards": _kw(
+        r"\b(?:poles?|bollards?|guide\s?posts?|power\s+lines?|utility|electric\w*\s+lines?|"
+        r"street\s?lights?|lamp\s?posts?|pylons?)\b"
+    ),
+    "signs": _kw(r"\b(?:signs?|signage|billboards?|placards?|plaques?|banners?)\b"),
+    "shops_brands": _kw(
+        r"\b(?:shops?|stores?|brands?|restaurants?|caf[eé]s?|banks?|supermarkets?|pharmac\w+|"
+        r"hotels?|petrol\s+stations?|gas\s+stations?|logos?|chains?|kiosks?|bakery|bakeries|"
+        r"franchises?)\b"
+    ),
+    "landmarks": _kw(
+        r"\b(?:landmarks?|monuments?|towers?|cathedrals?|statues?|bridges?|castles?|palaces?|"
+        r"stadiums?|skyscrapers?|memorials?|fortress\w*)\b"
+    ),
+    "cultural_cues": _kw(
+        r"\b(?:cultur\w*|tradition\w*|religio\w*|flags?|churche?s?|temples?|mosques?|pagodas?|"
+        r"shrines?|festivals?|dress|clothing|customs?|heritage)\b"
+    ),
+}
+BRAND_CONTEXT = KEYWORDS["shops_brands"]
+NEGATIVE_TEXT = _kw(r"\bno\s+(?:visible|legible|readable|clear)?\s*(?:text|signs?|writing)\b")
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[\"“„«'‘(\[]?[^\W\d_])|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
