@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gre_agent.cli.data import app as data_app
+from gre_agent.cli.eval import app as eval_app
 from gre_agent.cli.tools import app as tools_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(tools_app, name="tools")
 app.add_typer(data_app, name="data")
+app.add_typer(eval_app, name="eval")
 
 
 if __name__ == "__main__":
