@@ -63,7 +63,7 @@ class GpsTool(Tool):
                 "EXIF reading is disabled (settings.exif.enabled = false) to prevent answer "
                 "leakage during evaluation",
             )
-        return read_gps(Path(args.image))
+        return read_gps(Path(args.image).expanduser())
 
 
 def read_gps(path: Path) -> GpsResult:

@@ -8,8 +8,10 @@ a lookup reads one byte from disk and any number of processes share the page cac
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from functools import cache
@@ -20,17 +22,18 @@ from numpy.lib import format as npy_format
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
 
+MASK_NAME = "globe_combined_mask_compressed.npz"
 PACKED_NAME = "land_mask_packed.npy"
 
 
 def packaged_mask_path() -> Path:
-    try:
-        import global_land_mask
-    except ImportError as exc:
+    # Located, not imported: importing global_land_mask inflates the whole mask.
+    spec = importlib.util.find_spec("global_land_mask")
+    if spec is None or not spec.submodule_search_locations:
         raise ToolFailure(
             ErrorKind.unavailable, "global-land-mask is not installed: pip install global-land-mask"
-        ) from exc
-    return Path(global_land_mask.__file__).with_name("globe_combined_mask_compressed.npz")
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / MASK_NAME
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,17 @@ class LandMask:
         return not ocean
 
 
+_build_lock = threading.Lock()  # concurrent first calls build once, not once each
+
+
 @cache
 def land_mask(data_dir: Path) -> LandMask:
-    """The mask, building its packed copy in `data_dir` on first use (about 2 s)."""
+    """The mask, building its packed copy in `data_dir` on first use (2-10 s)."""
     source = packaged_mask_path()
     packed = data_dir / PACKED_NAME
-    if not packed.is_file():
-        _build(source, packed)
+    with _build_lock:
+        if not packed.is_file():
+            _build(source, packed)
     with np.load(source) as npz:
         lat, lon = npz["lat"], npz["lon"]
     return LandMask(
