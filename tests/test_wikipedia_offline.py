@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from libzim.writer import Creator, Hint, Item, StringProvider
+from setuptools import find_packages
 
 from gre_agent.core.settings import Settings
 from gre_agent.tools.wikipedia import (
@@ -34,7 +35,7 @@ style="display:none">&#xfeff; / <span class="geo">60.17028; 24.95222</span></spa
 <p><b>Helsinki Cathedral</b> is the Finnish Evangelical Lutheran cathedral of the Diocese
 of Helsinki, at the top of <a href="Senate_Square,_Helsinki">Senate Square</a>.<sup
 class="reference"><a href="#cite_note-1">[1]</a></sup> It was built from 1830 to 1852 to
-plans by Carl Ludvig Engel.</p>
+plans by Carl Ludvig Engel and seats 1,300 people in 350 m<sup>2</sup>.</p>
 <p>Its tall green dome rises over the city centre.</p></div></body></html>"""
 
 USPENSKI = """<html><head><meta charset="utf-8"><title>Uspenski Cathedral</title></head><body>
@@ -146,7 +147,7 @@ async def test_page_summary_and_coordinates_from_geo_markup(settings: Settings):
     )
     assert "[1]" not in r["summary"] and "Denomination" not in r["summary"]
     assert "60.17028" not in r["summary"]  # the coordinates line is not prose
-    assert "green dome" in r["summary"]
+    assert "green dome" in r["summary"] and "350 m2" in r["summary"]
     assert (r["lat"], r["lon"]) == pytest.approx((60.17028, 24.95222))
     assert r["url"] == "https://en.wikipedia.org/wiki/Helsinki_Cathedral"
 
@@ -256,6 +257,13 @@ def demo(tmp_path: Path) -> Settings:
 def test_demo_zim_is_small_and_default(demo: Settings):
     assert DEMO_ZIM.is_file() and DEMO_ZIM.stat().st_size < 200_000
     assert _zim.candidate_paths(demo) == [DEMO_ZIM]
+
+
+def test_demo_zim_ships_in_the_wheel():
+    # setup.py maps only folders with an __init__.py to packages; package-data does the rest
+    repo = Path(__file__).resolve().parents[1]
+    assert "wikipedia.data" in find_packages(str(repo / "tools"))
+    assert DEMO_ZIM.parent == repo / "tools" / "wikipedia" / "data"
 
 
 async def test_demo_zim_answers_by_default(demo: Settings):

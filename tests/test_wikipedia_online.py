@@ -386,3 +386,10 @@ async def test_api_error_members_are_typed(httpserver: HTTPServer, tmp_path: Pat
     out = await GeosearchTool(settings).run({"lat": 1.0, "lon": 2.0})
     assert out.error is not None and out.error.kind == "bad_response"
     assert "Invalid coordinate" in out.error.message
+
+
+async def test_replay_only_without_cache_is_cache_miss(wiki: HTTPServer, tmp_path: Path):
+    settings = make_settings(tmp_path, wiki, cache_mode="replay-only")
+    out = await SearchTool(settings).run({"query": "Lutheran"})
+    assert out.error is not None and out.error.kind == "cache_miss"
+    assert wiki.log == []

@@ -36,7 +36,7 @@ from ._lang import same_language
 DEMO_ZIM = Path(__file__).parent / "data" / "demo-en.zim"
 GEO_INDEX_FORMAT = 1
 SUMMARY_CHARS = 600
-_NOT_PROSE = ("table", "style", "script", "figure", "sup", "math")
+_NOT_PROSE = ("table", "style", "script", "figure", "math")
 _NOT_PROSE_CLASSES = ("geo", "geo-dec", "geo-dms", "noprint", "mw-empty-elt", "hatnote")
 
 
@@ -180,12 +180,13 @@ def summary_of(html: str, max_chars: int = SUMMARY_CHARS) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(_NOT_PROSE):
         tag.decompose()
-    for tag in soup.select("#coordinates, " + ", ".join(f".{c}" for c in _NOT_PROSE_CLASSES)):
+    # footnote markers ([1]) go; other superscripts (km², 1st) stay
+    selector = ", ".join(["#coordinates", "sup.reference", *(f".{c}" for c in _NOT_PROSE_CLASSES)])
+    for tag in soup.select(selector):
         tag.decompose()
     paragraphs: list[str] = []
     for p in soup.find_all("p"):
-        text = " ".join(p.get_text(" ").split())
-        text = re.sub(r"\s+([,.;:)])", r"\1", text)
+        text = " ".join(p.get_text().split())
         if len(text) < 20:  # empty or leftover fragments
             continue
         paragraphs.append(text)
@@ -193,7 +194,7 @@ def summary_of(html: str, max_chars: int = SUMMARY_CHARS) -> str:
             break
     if not paragraphs:
         body = soup.body or soup
-        return " ".join(body.get_text(" ").split())[:max_chars]
+        return " ".join(body.get_text().split())[:max_chars]
     return "\n\n".join(paragraphs)
 
 
