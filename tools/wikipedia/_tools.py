@@ -7,6 +7,8 @@ it to hide pages tied to a benchmark's source.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from types import ModuleType
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -95,7 +97,8 @@ class _WikipediaTool(Tool):
         needles = [d.casefold() for d in self.settings.wikipedia.exclude_domains if d.strip()]
         return any(n in t.casefold() for n in needles for t in texts)
 
-    def api(self, lang: str):  # -> context manager over the wikipedia module
+    def api(self, lang: str) -> AbstractContextManager[ModuleType]:
+        """The `wikipedia` package's module, bound to our endpoint and session."""
         fam = self.settings.wikipedia
         endpoint = fam.endpoint or "https://{lang}.wikipedia.org/w/api.php"
         return mw.wikipedia_api(self.session("mediawiki"), endpoint, lang, fam.timeout_s)
