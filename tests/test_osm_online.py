@@ -33,7 +33,7 @@ CAFE = {"type": "node", "id": 60068035, "lat": 60.169967, "lon": 24.937518,
 FAR_CAFE = {"type": "node", "id": 2, "lat": 60.1730, "lon": 24.9384,
             "tags": {"amenity": "cafe", "name": "Far Café"}}  # fmt: skip
 MUSEUM = {"type": "way", "id": 8033120, "center": {"lat": 60.17002, "lon": 24.94407},
-          "nodes": [1, 2, 3], "tags": {"tourism": "museum", "name": "Ateneum"}}  # fmt: skip
+          "tags": {"tourism": "museum", "name": "Ateneum"}}  # fmt: skip
 
 
 def overpass_json(*elements: dict[str, Any], remark: str | None = None) -> str:

@@ -7,6 +7,7 @@ Tables
     names           every name-like value of a feature, normalised (no case, no accents)
     names_fts       FTS5 trigram index over names.norm: indexed substring search
     way_nodes       the node lists of named streets; two streets cross where they share one
+    tag_counts      how many features carry each key (and each frequent key=value)
 
 SQLite was chosen over DuckDB by measurement (benchmarks/bench_osm.py prints both).
 """
@@ -39,7 +40,7 @@ from gre_agent.tools.osm._models import Feature
 from gre_agent.tools.osm._text import name_rank, normalize
 from gre_agent.tools.osm.query import NAME_KEYS
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 IMPORT_HINT = "run: gre data osm import FILE.osm.pbf (or: gre data osm import --sample helsinki)"
 
 # Tags that say nothing about what a feature is; an object with only these is skipped.
@@ -80,6 +81,12 @@ CREATE UNIQUE INDEX features_osm ON features(osm_type, osm_id);
 CREATE INDEX tags_kv ON tags(key, value);
 CREATE INDEX names_norm ON names(norm);
 CREATE INDEX way_nodes_node ON way_nodes(node_id);
+-- How common each key (value NULL) and each frequent key=value is, to plan queries.
+CREATE TABLE tag_counts(key TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
+INSERT INTO tag_counts SELECT key, NULL, count(*) FROM tags GROUP BY key;
+INSERT INTO tag_counts SELECT key, value, count(*) FROM tags GROUP BY key, value
+    HAVING count(*) >= 100;
+CREATE INDEX tag_counts_kv ON tag_counts(key, value);
 INSERT INTO names_fts(names_fts) VALUES ('rebuild');
 ANALYZE;
 """
@@ -169,16 +176,7 @@ def import_pbf(pbf: Path, db_path: Path) -> ImportStats:
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
         out = _Writer(db)
-        processor = osmium.FileProcessor(str(pbf)).with_locations()
-        for obj in processor:
-            if obj.is_node():
-                _node(obj, out, stats)
-            elif obj.is_way():
-                _way(obj, out, stats)
-            elif obj.is_relation():
-                if stats.relations == 0:
-                    out.flush("way_bbox")
-                _relation(obj, processor.node_location_storage, out, stats)
+        read_pbf(pbf, out, stats)
         out.flush()
         db.executescript("DROP TABLE temp.way_bbox;" + INDEXES)
         meta = {"schema": SCHEMA_VERSION, "source": str(pbf), "imported_at": time.time()}
@@ -190,6 +188,22 @@ def import_pbf(pbf: Path, db_path: Path) -> ImportStats:
     os.replace(tmp, db_path)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def read_pbf(pbf: Path, out: _Writer, stats: ImportStats) -> None:
+    """One pass over the file; node locations are cached so ways get their geometry."""
+    processor = osmium.FileProcessor(str(pbf)).with_locations()
+    relations_started = False
+    for obj in processor:
+        if obj.is_node():
+            _node(obj, out, stats)
+        elif obj.is_way():
+            _way(obj, out, stats)
+        elif obj.is_relation():
+            if not relations_started:
+                out.flush("way_bbox")  # relations look up their member ways' extents
+                relations_started = True
+            _relation(obj, processor.node_location_storage, out, stats)
 
 
 def _node(obj: Any, out: _Writer, stats: ImportStats) -> None:
@@ -256,24 +270,27 @@ def _relation(obj: Any, locations: Any, out: _Writer, stats: ImportStats) -> Non
 
 # -- queries ---------------------------------------------------------------------------
 
-_COLUMNS = (
-    "f.id, f.osm_type, f.osm_id, f.lat, f.lon, f.name, f.tags, f.geom, "
-    "r.min_lat, r.min_lon, r.max_lat, r.max_lon"
-)
+Box = tuple[float, float, float, float]  # south, west, north, east
 
 
-def _tag_sql(tags: Mapping[str, str | None]) -> tuple[str, list[Any]]:
-    sql, params = [], []
-    for key, value in tags.items():
-        if value is None:
-            sql.append("EXISTS (SELECT 1 FROM tags t WHERE t.fid = f.id AND t.key = ?)")
-            params.append(key)
-        else:
-            sql.append(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.fid = f.id AND t.key = ? AND t.value = ?)"
-            )
-            params += [key, value]
-    return "".join(f" AND {s}" for s in sql), params
+@dataclass(slots=True)
+class _Candidate:
+    """What the spatial step needs of a feature; names, tags and geometry come later."""
+
+    id: int
+    osm_type: str
+    lat: float
+    lon: float
+    box: Box
+
+
+def _tag_term(key: str, value: str | None, fid: str = "r.id") -> tuple[str, list[Any]]:
+    if value is None:
+        return f"EXISTS (SELECT 1 FROM tags t WHERE t.fid = {fid} AND t.key = ?)", [key]
+    return (
+        f"EXISTS (SELECT 1 FROM tags t WHERE t.fid = {fid} AND t.key = ? AND t.value = ?)",
+        [key, value],
+    )
 
 
 def _name_sql(name: str) -> tuple[str, list[Any]]:
@@ -289,29 +306,10 @@ def _name_sql(name: str) -> tuple[str, list[Any]]:
     return "SELECT fid FROM names WHERE instr(norm, ?) > 0", [norm]
 
 
-def _reach_m(row: sqlite3.Row, lat: float, lon: float) -> float:
-    """How close any part of a feature comes to the point (Overpass `around` semantics)."""
-    if row["osm_type"] == "node":
-        return haversine_m(lat, lon, row["lat"], row["lon"])
-    if row["geom"] is not None:
-        coords = array("d")
-        coords.frombytes(row["geom"])
-        points = list(zip(coords[0::2], coords[1::2], strict=True))
-        return polyline_distance_m(lat, lon, points)
-    box = (row["min_lat"], row["min_lon"], row["max_lat"], row["max_lon"])
-    return bbox_distance_m(lat, lon, box)
-
-
-def _feature(row: sqlite3.Row, distance: float | None) -> Feature:
-    return Feature(
-        osm_type=row["osm_type"],
-        osm_id=row["osm_id"],
-        lat=row["lat"],
-        lon=row["lon"],
-        name=row["name"],
-        tags=json.loads(row["tags"]),
-        distance_m=None if distance is None else round(distance, 1),
-    )
+def _inside_circle(box: Box, lat: float, lon: float, radius_m: float) -> bool:
+    south, west, north, east = box
+    corners = ((south, west), (south, east), (north, west), (north, east))
+    return all(haversine_m(lat, lon, c_lat, c_lon) <= radius_m for c_lat, c_lon in corners)
 
 
 class OsmIndex:
@@ -338,6 +336,117 @@ class OsmIndex:
         with self._lock:
             return self.db.execute(sql, list(params)).fetchall()
 
+    # -- the spatial step ------------------------------------------------------------
+    def _tag_count(self, key: str, value: str | None) -> int:
+        """How many features carry the tag (rare pairs are not in tag_counts: count them)."""
+        rows = self._rows("SELECT n FROM tag_counts WHERE key = ? AND value IS ?", [key, value])
+        if rows:
+            return rows[0][0]
+        if value is None:
+            return 0
+        return self._rows("SELECT count(*) FROM tags WHERE key = ? AND value = ?", [key, value])[0][
+            0
+        ]
+
+    def _in_box_at_least(self, box: Box, n: int) -> bool:
+        """Whether the box holds more than `n` features (costs at most n steps)."""
+        south, west, north, east = box
+        found = self._rows(
+            "SELECT count(*) FROM (SELECT 1 FROM features_rtree WHERE min_lat <= ?"
+            " AND max_lat >= ? AND min_lon <= ? AND max_lon >= ? LIMIT ?)",
+            [north, south, east, west, n + 1],
+        )[0][0]
+        return found > n
+
+    def _candidates(
+        self, box: Box, tags: Mapping[str, str | None], name: str | None
+    ) -> list[_Candidate]:
+        """Features whose bounding box meets `box` and that match the tags and name.
+
+        The most selective filter leads: a name's ids, a rare tag's ids (when the box
+        holds more features than carry the tag), or else the R*Tree box.
+        """
+        south, west, north, east = box
+        terms = ["r.min_lat <= ? AND r.max_lat >= ? AND r.min_lon <= ? AND r.max_lon >= ?"]
+        params: list[Any] = [north, south, east, west]
+        rest = dict(tags)
+        if name:
+            name_sql, name_params = _name_sql(name)
+            terms.append(f"r.id IN ({name_sql})")
+            params += name_params
+        elif tags:
+            count, key, value = min((self._tag_count(k, v), k, v) for k, v in tags.items())
+            if self._in_box_at_least(box, count):
+                rest.pop(key)
+                value_sql = "" if value is None else " AND value = ?"
+                terms.append(f"r.id IN (SELECT fid FROM tags WHERE key = ?{value_sql})")
+                params += [key] if value is None else [key, value]
+        for key, value in rest.items():
+            term, term_params = _tag_term(key, value)
+            terms.append(term)
+            params += term_params
+        rows = self._rows(
+            "SELECT r.id, f.osm_type, f.lat, f.lon, r.min_lat, r.min_lon, r.max_lat, r.max_lon"
+            " FROM features_rtree r JOIN features f ON f.id = r.id WHERE " + " AND ".join(terms),
+            params,
+        )
+        return [_Candidate(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7])) for r in rows]
+
+    def _reaches(self, c: _Candidate, lat: float, lon: float, radius_m: float, d: float) -> bool:
+        """Whether any part of the feature is within the circle (Overpass `around`)."""
+        if c.osm_type == "node":
+            return d <= radius_m
+        if bbox_distance_m(lat, lon, c.box) > radius_m:
+            return False
+        if c.osm_type == "relation" or _inside_circle(c.box, lat, lon, radius_m):
+            return True  # relations: their extent is as close as we look
+        blob = self._rows("SELECT geom FROM features WHERE id = ?", [c.id])[0][0]
+        coords = array("d")
+        coords.frombytes(blob)
+        points = list(zip(coords[0::2], coords[1::2], strict=True))
+        return polyline_distance_m(lat, lon, points) <= radius_m
+
+    def _nearest(
+        self, candidates: list[_Candidate], lat: float, lon: float, radius_m: float, limit: int
+    ) -> list[Feature]:
+        scored = sorted(
+            ((haversine_m(lat, lon, c.lat, c.lon), c.id, c) for c in candidates),
+            key=lambda s: s[:2],
+        )
+        kept: list[tuple[float, int]] = []
+        for distance, fid, c in scored:  # nearest first, so we stop at `limit`
+            if self._reaches(c, lat, lon, radius_m, distance):
+                kept.append((distance, fid))
+                if len(kept) == limit:
+                    break
+        return self._features(kept)
+
+    def _features(self, picked: list[tuple[float | None, int]]) -> list[Feature]:
+        """Full features for (distance, id) pairs, in the given order."""
+        ids = [fid for _, fid in picked]
+        by_id: dict[int, sqlite3.Row] = {}
+        for start in range(0, len(ids), 500):  # stay far below SQLite's variable limit
+            chunk = ids[start : start + 500]
+            rows = self._rows(
+                "SELECT id, osm_type, osm_id, lat, lon, name, tags FROM features"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            by_id.update((row["id"], row) for row in rows)
+        return [
+            Feature(
+                osm_type=by_id[fid]["osm_type"],
+                osm_id=by_id[fid]["osm_id"],
+                lat=by_id[fid]["lat"],
+                lon=by_id[fid]["lon"],
+                name=by_id[fid]["name"],
+                tags=json.loads(by_id[fid]["tags"]),
+                distance_m=None if distance is None else round(distance, 1),
+            )
+            for distance, fid in picked
+        ]
+
+    # -- the tools' queries ------------------------------------------------------------
     def features_near(
         self,
         lat: float,
@@ -347,57 +456,26 @@ class OsmIndex:
         name: str | None,
         limit: int,
     ) -> list[Feature]:
-        south, west, north, east = radius_bbox(lat, lon, radius_m)
-        tag_sql, tag_params = _tag_sql(tags)
-        sql = (
-            f"SELECT {_COLUMNS} FROM features_rtree r JOIN features f ON f.id = r.id"
-            " WHERE r.min_lat <= ? AND r.max_lat >= ? AND r.min_lon <= ? AND r.max_lon >= ?"
-            + tag_sql
-        )
-        params = [north, south, east, west, *tag_params]
-        if name:
-            name_sql, name_params = _name_sql(name)
-            sql += f" AND f.id IN ({name_sql})"
-            params += name_params
-        hits = []
-        for row in self._rows(sql, params):
-            if _reach_m(row, lat, lon) <= radius_m:
-                hits.append((haversine_m(lat, lon, row["lat"], row["lon"]), row["id"], row))
-        hits.sort(key=lambda h: h[:2])
-        return [_feature(row, d) for d, _, row in hits[:limit]]
+        candidates = self._candidates(radius_bbox(lat, lon, radius_m), tags, name)
+        return self._nearest(candidates, lat, lon, radius_m, limit)
 
     def find_named(
         self,
         name: str,
         tags: Mapping[str, str | None],
-        box: tuple[float, float, float, float] | None,
+        box: Box | None,
         around: tuple[float, float, float] | None,
         limit: int,
     ) -> list[Feature]:
         if around is not None:
-            box = radius_bbox(*around)
+            candidates = self._candidates(radius_bbox(*around), tags, name)
+            return self._nearest(candidates, *around, limit)
         assert box is not None
-        south, west, north, east = box
-        name_sql, name_params = _name_sql(name)
-        tag_sql, tag_params = _tag_sql(tags)
-        sql = (
-            f"SELECT {_COLUMNS} FROM features f JOIN features_rtree r ON r.id = f.id"
-            f" WHERE f.id IN ({name_sql})"
-            " AND r.min_lat <= ? AND r.max_lat >= ? AND r.min_lon <= ? AND r.max_lon >= ?" + tag_sql
-        )
-        rows = self._rows(sql, [*name_params, north, south, east, west, *tag_params])
-        if around is not None:
-            lat, lon, radius_m = around
-            hits = [
-                (haversine_m(lat, lon, row["lat"], row["lon"]), row["id"], row)
-                for row in rows
-                if _reach_m(row, lat, lon) <= radius_m
-            ]
-            hits.sort(key=lambda h: h[:2])
-            return [_feature(row, d) for d, _, row in hits[:limit]]
+        candidates = self._candidates(box, tags, name)
         # No query point: the closest matches first (exact, then prefix, then substring).
-        rows.sort(key=lambda row: name_rank(row["name"], name))
-        return [_feature(row, None) for row in rows[:limit]]
+        found = self._features([(None, c.id) for c in candidates])
+        found.sort(key=lambda f: name_rank(f.name, name))
+        return found[:limit]
 
     def street_intersection(
         self, street_a: str, street_b: str, near: tuple[float, float, float] | None, limit: int
