@@ -82,7 +82,7 @@ def geodesic_km(lat1, lon1, lat2, lon2, workers: int | None = None) -> np.ndarra
 def haversine_km(lat1, lon1, lat2, lon2, radius_km: float = EARTH_RADIUS_KM) -> np.ndarray:
     """Great-circle distances on a sphere (R = 6371.0 km by default), element-wise.
 
-    Uses the arcsin form; the arctan2 form OSV-5M writes is the same number to rounding.
+    The arctan2 form OSV-5M writes (better conditioned near antipodes than arcsin).
 
     >>> round(float(haversine_km([0.0], [0.0], [0.0], [1.0])[0]), 6)
     111.194927
@@ -91,11 +91,12 @@ def haversine_km(lat1, lon1, lat2, lon2, radius_km: float = EARTH_RADIUS_KM) -> 
     check_coordinates(lat1, lon1, "prediction")
     check_coordinates(lat2, lon2, "ground truth")
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    h = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        np.sin((p1 - p2) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon1 - lon2) / 2) ** 2
     )
-    return 2.0 * radius_km * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    a = np.clip(a, 0.0, 1.0)  # rounding can push a past 1 for antipodes
+    return radius_km * 2.0 * np.arctan2(np.sqrt(a), np.sqrt(1.0 - a))
 
 
 def distance_km(lat1, lon1, lat2, lon2, method: DistanceMethod = "geodesic") -> np.ndarray:
