@@ -9,6 +9,7 @@ Prints the numbers for the SQLite index the tools use, and for the same rows in 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sqlite3
 import statistics
 import tempfile
@@ -169,7 +170,9 @@ def main() -> None:
         for label, value in sqlite_numbers.items():
             unit = "s" if label.startswith("import") else "ms median"
             print(f"  {label:40s} {value:8.3f} {unit}")
-        if not opts.no_duckdb:
+        if not opts.no_duckdb and importlib.util.find_spec("duckdb") is None:
+            print("DuckDB: not installed (pip install duckdb pandas), comparison skipped")
+        elif not opts.no_duckdb:
             duck = bench_duckdb(pbf, work, opts.repeat)
             print("DuckDB (same rows and SQL, no exact-distance step: a lower bound):")
             for label, value in duck.items():

@@ -7,6 +7,9 @@ tests check the import, the centres of ways and the crossings, not just round tr
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import Settings
 from gre_agent.tools.base import Tool
 from gre_agent.tools.osm import FeaturesNearTool, FindNamedTool, StreetIntersectionTool
-from gre_agent.tools.osm._geo import haversine_m
+from gre_agent.tools.osm._geo import bbox_distance_m, haversine_m, polyline_distance_m
 
 CENTRE = {"lat": 60.1699, "lon": 24.9384}  # Forum, Mannerheimintie
 HELSINKI_BBOX = [60.15, 24.90, 60.19, 24.97]
@@ -198,3 +201,52 @@ def test_bad_features_near_args_are_rejected(settings: Settings, args: dict[str,
 def test_bad_find_named_args_are_rejected(settings: Settings, args: dict[str, Any]) -> None:
     outcome = asyncio.run(FindNamedTool(settings).run(args))
     assert outcome.error is not None and outcome.error.kind == ErrorKind.invalid_args
+
+
+def test_squares_mapped_as_relations_are_found(settings: Settings) -> None:
+    found = call(FindNamedTool(settings), name="Senaatintori", bbox=HELSINKI_BBOX, limit=50)
+    square = next(f for f in found if f["osm_type"] == "relation")
+    assert haversine_m(square["lat"], square["lon"], 60.1694, 24.9522) < 100
+
+
+def test_relations_clipped_by_the_extract_are_left_out(settings: Settings) -> None:
+    # Finland's boundary is in the file, but only the bits inside central Helsinki.
+    found = call(FindNamedTool(settings), name="Suomi", bbox=HELSINKI_BBOX, limit=100)
+    assert not [f for f in found if f["tags"].get("boundary") == "administrative"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "radius_m"),
+    [({"amenity": "cafe"}, 400), ({"highway": None}, 120), ({"shop": None, "level": None}, 600)],
+)
+def test_features_near_agrees_with_a_brute_force_scan(
+    settings: Settings, helsinki_osm_db: Path, tags: dict[str, str | None], radius_m: float
+) -> None:
+    """Whichever filter leads the query, the answer is what scanning every row gives."""
+    lat, lon = CENTRE["lat"], CENTRE["lon"]
+    db = sqlite3.connect(helsinki_osm_db)
+    expected = []
+    for osm_type, osm_id, f_lat, f_lon, raw, geom, *box in db.execute(
+        "SELECT osm_type, osm_id, lat, lon, tags, geom, min_lat, min_lon, max_lat, max_lon"
+        " FROM features JOIN features_rtree USING (id)"
+    ):
+        have = json.loads(raw)
+        if not all(k in have and v in (None, have[k]) for k, v in tags.items()):
+            continue
+        if osm_type == "way":
+            coords = array("d")
+            coords.frombytes(geom)
+            reach = polyline_distance_m(lat, lon, list(zip(coords[::2], coords[1::2], strict=True)))
+        elif osm_type == "relation":
+            reach = bbox_distance_m(lat, lon, tuple(box))
+        else:
+            reach = haversine_m(lat, lon, f_lat, f_lon)
+        if reach <= radius_m:
+            expected.append((round(haversine_m(lat, lon, f_lat, f_lon), 1), osm_type, osm_id))
+    expected.sort()
+    found = call(
+        FeaturesNearTool(settings), lat=lat, lon=lon, radius_m=radius_m, tags=tags, limit=500
+    )
+    assert len(expected) > 3
+    got = [(f["distance_m"], f["osm_type"], f["osm_id"]) for f in found]
+    assert sorted(got) == expected and [g[0] for g in got] == [e[0] for e in expected]

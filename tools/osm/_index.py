@@ -246,17 +246,19 @@ def _relation(obj: Any, locations: Any, out: _Writer, stats: ImportStats) -> Non
             try:
                 loc = locations.get(member.ref)
             except KeyError:
-                continue
-            if loc.valid():
-                boxes.append((loc.lat, loc.lon, loc.lat, loc.lon))
+                loc = None
+            if loc is None or not loc.valid():
+                return  # incomplete (clipped by the extract): its centre would be wrong
+            boxes.append((loc.lat, loc.lon, loc.lat, loc.lon))
         elif member.type == "w":
             row = out.db.execute(
                 "SELECT s, w, n, e FROM way_bbox WHERE id = ?", (member.ref,)
             ).fetchone()
-            if row:
-                boxes.append(row)
+            if row is None:
+                return  # incomplete, as above
+            boxes.append(row)
     if not boxes:
-        return  # members outside the extract
+        return  # only sub-relations: no geometry of its own
     box = (
         min(b[0] for b in boxes),
         min(b[1] for b in boxes),
