@@ -4,8 +4,9 @@ A widely copied `im2gps3k_places365.csv` is headed `IMG_ID,AUTHOR,LON,LAT` while
 first coordinate column holds latitudes; later copies are headed `LAT,LON` with the same
 values. So the header is evidence, not truth:
 
-1. range: a value with |x| > 90 can only be a longitude. If exactly one column has such
-   values, that column holds longitudes.
+1. range: a value with 90 < |x| <= 180 can only be a longitude. If one column holds
+   such values (ten times more than the other, so a few bad cells do not decide it),
+   that column holds longitudes.
 2. plausibility: otherwise both readings are valid coordinates; photos are taken where
    people are, so the reading whose points lie nearer to GeoNames places (median
    distance to the nearest town, cities1000) is the true one, if it wins clearly.
@@ -24,6 +25,8 @@ Order = Literal["auto", "header", "lat_lon", "lon_lat"]
 # The plausibility reading must be this many times nearer to towns to overrule the header.
 _PLAUSIBILITY_RATIO = 3.0
 _PLAUSIBILITY_MIN_ROWS = 5
+# One column must hold this many times more values in (90, 180] than the other.
+_RANGE_MAJORITY = 10
 
 NearestKm = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -96,17 +99,20 @@ def detect_lat_column(
         return decision(header_order == "lat_lon", "override", {"order": "header"})
 
     x, y = _floats(first), _floats(second)
-    over_x = int(np.count_nonzero(np.abs(x) > 90))
-    over_y = int(np.count_nonzero(np.abs(y) > 90))
+    # valid longitudes that cannot be latitudes; |x| > 180 is just a bad cell
+    over_x = int(np.count_nonzero((np.abs(x) > 90) & (np.abs(x) <= 180)))
+    over_y = int(np.count_nonzero((np.abs(y) > 90) & (np.abs(y) <= 180)))
     evidence: dict[str, float | int | str] = {
-        f"rows_abs_gt_90_{a}": over_x,
-        f"rows_abs_gt_90_{b}": over_y,
+        f"rows_90_to_180_{a}": over_x,
+        f"rows_90_to_180_{b}": over_y,
         f"range_{a}": f"[{np.nanmin(x):g}, {np.nanmax(x):g}]" if np.isfinite(x).any() else "none",
         f"range_{b}": f"[{np.nanmin(y):g}, {np.nanmax(y):g}]" if np.isfinite(y).any() else "none",
     }
-    if over_x and not over_y:
+    # A few stray values in the other column (bad rows, reported when loaded) do not
+    # outvote the many the true longitude column holds.
+    if over_x > _RANGE_MAJORITY * over_y:
         return decision(False, "range", evidence)
-    if over_y and not over_x:
+    if over_y > _RANGE_MAJORITY * over_x:
         return decision(True, "range", evidence)
 
     ok = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 90) & (np.abs(y) <= 90)

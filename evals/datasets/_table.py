@@ -4,7 +4,7 @@ a `Columns` mapping (or found among common spellings)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,16 +86,10 @@ def row_to_sample(
     return sample_id, image, row.get(columns.lat), row.get(columns.lon), meta
 
 
-def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    f = path.open(encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(f, delimiter=delimiter)
-    fields = list(reader.fieldnames or [])
-
-    def rows() -> Iterator[dict[str, Any]]:
-        with f:
-            yield from reader
-
-    return fields, rows()
+def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, Any]]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        return list(reader.fieldnames or []), list(reader)
 
 
 def load_table(
@@ -120,7 +114,6 @@ def load_table(
         columns = columns or Columns.detect(fields)
         missing = [c for c in columns.required() if c not in fields]
         if missing:
-            rows.close()
             raise DatasetFormatError(f"{path}: columns {missing} not in header {fields}")
         numbered: Iterable[tuple[int, Any]] = enumerate(rows, start=1)
     elif kind in ("json", "jsonl", "ndjson"):
