@@ -6,6 +6,7 @@ import typer
 
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
+from gre_agent.cli.locatability import app as locatability_app
 from gre_agent.cli.tools import app as tools_app
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(tools_app, name="tools")
 app.add_typer(data_app, name="data")
 app.add_typer(eval_app, name="eval")
+app.add_typer(locatability_app, name="locatability")
 
 
 if __name__ == "__main__":
