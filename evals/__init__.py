@@ -9,11 +9,11 @@ GeoScore = 5000 * exp(-d / 1492.7) averaged without rounding. See `metrics`.
 from gre_agent.evals._admin import (
     AdminAccuracy,
     AdminPlaces,
-    PlacesReverser,
+    GazetteerReverser,
     Reverser,
     admin_accuracy,
+    gazetteer_reverser,
     labels_from_coordinates,
-    packaged_reverser,
 )
 from gre_agent.evals._agent_stats import AgentStats, VerificationStats, agent_stats
 from gre_agent.evals._bootstrap import Interval, SummaryCI, bootstrap_ci
@@ -36,8 +36,8 @@ __all__ = [
     "AdminPlaces",
     "AgentStats",
     "DistanceSummary",
+    "GazetteerReverser",
     "Interval",
-    "PlacesReverser",
     "PredictionRow",
     "Reverser",
     "ScoreReport",
@@ -49,11 +49,11 @@ __all__ = [
     "bootstrap_ci",
     "conventions",
     "distance_km",
+    "gazetteer_reverser",
     "geodesic_km",
     "geoscore",
     "haversine_km",
     "labels_from_coordinates",
-    "packaged_reverser",
     "parse_prediction_lines",
     "read_predictions",
     "score_rows",

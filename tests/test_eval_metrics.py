@@ -15,12 +15,12 @@ from gre_agent.evals import (
     _admin,
     agent_stats,
     bootstrap_ci,
+    gazetteer_reverser,
     geodesic_km,
     geoscore,
     haversine_km,
     labels_from_coordinates,
     metrics,
-    packaged_reverser,
     parse_prediction_lines,
     score_rows,
     summarize,
@@ -161,9 +161,9 @@ def test_label_normalisation():
     assert country_code("Atlantis") == "atlantis" and country_code("") == ""
 
 
-def test_packaged_reverser_on_real_places():
-    rev = packaged_reverser()
-    assert isinstance(rev, _admin.PlacesReverser)
+def test_gazetteer_reverser_on_real_places():
+    rev = gazetteer_reverser()
+    assert isinstance(rev, _admin.GazetteerReverser)
     places = rev(np.array([48.8566, 45.764, 40.7128]), np.array([2.3522, 4.8357, -74.006]))
     assert list(places.country) == ["FR", "FR", "US"]
     labels = labels_from_coordinates([48.8566], [2.3522])

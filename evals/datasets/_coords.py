@@ -9,7 +9,8 @@ values. So the header is evidence, not truth:
    that column holds longitudes.
 2. plausibility: otherwise both readings are valid coordinates; photos are taken where
    people are, so the reading whose points lie nearer to GeoNames places (median
-   distance to the nearest town, cities1000) is the true one, if it wins clearly.
+   distance to the nearest town in the gazetteer's cities1000) is the true one, if it
+   wins clearly.
 3. header: if neither test is conclusive, the header is trusted, and the report says so.
 """
 
@@ -61,9 +62,9 @@ def _floats(values: Sequence[object]) -> np.ndarray:
 
 
 def _nearest_places_km(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    from gre_agent.evals._admin import packaged_reverser
+    from gre_agent.evals._admin import gazetteer_reverser
 
-    return packaged_reverser().nearest_km(lats, lons)
+    return gazetteer_reverser().nearest_km(lats, lons)
 
 
 def detect_lat_column(
