@@ -40,7 +40,7 @@ _SEC_SIGN = r"(?:''|\"|″|”|(?i:sec)\b)"
 
 def _token(p: str, dec: str) -> str:
     """One coordinate: hemisphere? sign? degrees [° minutes ' seconds "]? hemisphere?"""
-    num = rf"\d{{1,3}}(?:{dec}\d+)?(?!\d)"
+    num = rf"\d{{1,3}}(?:{dec}\d+)?(?:[eE][-+]?\d{{1,3}})?(?!\d)"  # 1e-05: JSON writes that
     small = rf"\d{{1,2}}(?:{dec}\d+)?(?!\d)"
     return (
         rf"(?:\b(?P<{p}pre>{_HEMI})\.? ?)?"
@@ -57,14 +57,14 @@ _PAIR_DOT = re.compile(_token("a", r"\.") + r"(?: ?[,;/|] ?| | ?(?i:and) )" + _t
 _PAIR_COMMA = re.compile(_token("a", ",") + r"(?: ?; ?| |, )" + _token("b", ","))
 _KEY_SEP = (
     r"[\s\"'`*_:=≈~({\[]{0,8}"
-    r"(?:(?i:is|of|approximately|approx\.?|about|around|roughly|at|near|≈)\s+)?"
+    r"(?:(?i:is|of|approximately|approx\.?|about|around|roughly|at|near|≈)\s+){0,2}"
     r"[\s\"'`*_:=≈~({\[]{0,4}"
 )
 _KEY_LAT = re.compile(r"\b(?i:latitude|lat)\b" + _KEY_SEP + _token("a", r"[.,]"))
 _KEY_LON = re.compile(r"\b(?i:longitude|long|lng|lon)\b" + _KEY_SEP + _token("a", r"[.,]"))
 _LON_FIRST = re.compile(r"\b(?i:longitude|long|lng|lon)\b ?[,/;&] ?\b(?i:latitude|lat)\b")
 _LAT_FIRST = re.compile(r"\b(?i:latitude|lat)\b ?[,/;&] ?\b(?i:longitude|long|lng|lon)\b")
-_COMMA_CHAIN = re.compile(r"\d+(?:,\d+){2,}")
+_COMMA_CHAIN = re.compile(r"(?<!\d)\d+(?:,\d+){2,}")
 _DOT_DECIMAL = re.compile(r"\d\.\d")
 
 
@@ -93,7 +93,7 @@ def _value(m: re.Match[str], p: str) -> _Value | None:
         value = -value if h in "SW" else value
     elif (m.group(p + "sign") or "").strip() in ("-", "−", "–"):
         value = -value
-    marked = bool(hemi or m.group(p + "dsym") or re.search(r"[.,]", m.group(p + "deg")))
+    marked = bool(hemi or m.group(p + "dsym") or re.search(r"[.,eE]", m.group(p + "deg")))
     return _Value(value, axis, marked)
 
 

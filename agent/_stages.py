@@ -44,6 +44,7 @@ from gre_agent.agent.schemas import (
 )
 
 _MAX_JSON = 200_000
+_MAX_DEPTH = 32  # model JSON is shallow; deep nesting is damage, and slow to repair
 _FENCE = re.compile(r"```[ \t]*[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 
 STAGE_ALIASES = {
@@ -190,6 +191,17 @@ def _balanced_objects(text: str) -> list[str]:
     return spans
 
 
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        if ch in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}]":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def extract_json(text: str) -> dict[str, Any] | list[Any] | None:
     """The JSON object (or list of objects) in a model's text, repaired; None if none."""
     found = _extract_json(text) if isinstance(text, str) else None
@@ -201,16 +213,20 @@ def _extract_json(text: str) -> tuple[dict[str, Any] | list[Any], str] | None:
         return None
     text = text[:_MAX_JSON]
     candidates = [m.group(1) for m in _FENCE.finditer(text)]
-    objects = _balanced_objects(text)
-    candidates += sorted(objects, key=len, reverse=True)
-    first, last = text.find("{"), text.rfind("}")
-    if first != -1:
-        candidates.append(text[first : last + 1] if last > first else text[first:])
-    first, last = text.find("["), text.rfind("]")
-    if first != -1:
-        candidates.append(text[first : last + 1] if last > first else text[first:])
-    for candidate in candidates:
-        if "{" not in candidate:
+    brace, bracket = text.find("{"), text.find("[")
+    array = None
+    if bracket != -1:
+        last = text.rfind("]")
+        array = text[bracket : last + 1] if last > bracket else text[bracket:]
+        if bracket < brace:  # a list of objects: try it whole before its items
+            candidates.append(array)
+    candidates += sorted(_balanced_objects(text), key=len, reverse=True)
+    last = text.rfind("}")
+    candidates.append(text[brace : last + 1] if last > brace else text[brace:])
+    if array is not None:
+        candidates.append(array)
+    for candidate in dict.fromkeys(candidates):
+        if "{" not in candidate or _depth(candidate) > _MAX_DEPTH:
             continue
         try:
             data = json_repair.loads(candidate)
@@ -388,6 +404,10 @@ def coerce(model: type[StageModel], data: Any) -> tuple[StageModel, list[str]]:
     if isinstance(data, list):
         key = "hypotheses" if "hypotheses" in model.model_fields else None
         data = {key: data} if key else {"notes": data}
+    elif isinstance(data, dict) and "hypotheses" in model.model_fields:
+        keys = {KEY_ALIASES.get(_norm_key(k), _norm_key(k)) for k in data}
+        if not keys & set(model.model_fields) and keys & {"place", "lat", *_COORD_KEYS}:
+            data = {"hypotheses": [data]}  # one bare hypothesis
     if not isinstance(data, dict):
         return model(), [f"{data}"] if data not in (None, "") else []
     values: dict[str, Any] = {}

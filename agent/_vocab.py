@@ -240,12 +240,14 @@ def scripts_in(text: str) -> list[str]:
 
 _LEFT = re.compile(
     r"\b(?:drive|drives|driving|traffic|vehicles?|cars?)\b(?:\s+\w+){0,3}?\s+on\s+the\s+left\b"
-    r"|\bleft[- ]hand\s+traffic\b|\bright[- ]hand\s+drive\b|\bkeep\s+left\b|\bLHT\b|\bRHD\b",
+    r"|\bleft[- ]hand\s+traffic\b|\bright[- ]hand\s+drive\b|\bkeeps?\s+(?:to\s+the\s+)?left\b"
+    r"|\bLHT\b|\bRHD\b",
     re.I,
 )
 _RIGHT = re.compile(
     r"\b(?:drive|drives|driving|traffic|vehicles?|cars?)\b(?:\s+\w+){0,3}?\s+on\s+the\s+right\b"
-    r"|\bright[- ]hand\s+traffic\b|\bleft[- ]hand\s+drive\b|\bkeep\s+right\b|\bRHT\b|\bLHD\b",
+    r"|\bright[- ]hand\s+traffic\b|\bleft[- ]hand\s+drive\b|\bkeeps?\s+(?:to\s+the\s+)?right\b"
+    r"|\bRHT\b|\bLHD\b",
     re.I,
 )
 
