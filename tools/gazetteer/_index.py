@@ -12,6 +12,7 @@ data (cached under the data dir) and GeoNames dumps imported with `gre data geon
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ class PlaceIndex:
     alt: np.ndarray  # bool[m]: posting came from an alternate name only
     admin1_names: dict[str, str]  # "CC.code" -> name
     _slot: dict[str, int] = field(init=False, repr=False)
-    _buckets: dict[str, list[str]] | None = field(default=None, init=False, repr=False)
+    _buckets: dict[tuple[str, int], list[str]] | None = field(default=None, init=False, repr=False)
     prominence: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,24 +78,35 @@ class PlaceIndex:
         return self.ids[lo:hi], self.alt[lo:hi]
 
     def fuzzy_keys(
-        self, key: str, limit: int = 25, cutoff: float = 80.0
+        self, key: str, limit: int = 25, cutoff: float = 84.0
     ) -> list[tuple[str, float]]:
         """Keys spelt like `key` (rapidfuzz ratio >= cutoff), best first.
 
-        Only keys with the same first letter are compared: typos rarely hit the first
-        letter, and it cuts the candidates from a million to a few tens of thousands.
+        Only keys with the same first letter and a length the cutoff allows are compared:
+        typos rarely hit the first letter, and ratio = 2M / (a + b) >= c bounds the
+        length b of a match to [a c / (2 - c), a (2 - c) / c]. That leaves a few
+        thousand keys of the million.
         """
         if not key:
             return []
         if self._buckets is None:
-            buckets: dict[str, list[str]] = {}
+            buckets: dict[tuple[str, int], list[str]] = {}
             for k in self.keys:
-                if k:
-                    buckets.setdefault(k[0], []).append(k)
+                buckets.setdefault((k[0], len(k)), []).append(k)
             self._buckets = buckets
-        choices = self._buckets.get(key[0], [])
-        found = process.extract(key, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=limit)
-        return [(k, score) for k, score, _ in found]
+        c = cutoff / 100.0
+        shortest = math.ceil(len(key) * c / (2 - c))
+        longest = math.floor(len(key) * (2 - c) / c)
+        found: list[tuple[str, float]] = []
+        for length in range(shortest, longest + 1):
+            choices = self._buckets.get((key[0], length))
+            if choices:
+                hits = process.extract(
+                    key, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=limit
+                )
+                found.extend((k, score) for k, score, _ in hits)
+        found.sort(key=lambda t: -t[1])
+        return found[:limit]
 
     def admin1_name(self, i: int) -> str | None:
         return self.admin1_names.get(f"{self.country[i]}.{self.admin1[i]}")

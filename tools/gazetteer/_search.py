@@ -22,7 +22,7 @@ from gre_agent.tools.gazetteer._normalize import normalize
 ALTERNATE_MATCH = 0.9
 FUZZY_MATCH = 0.85  # times the rapidfuzz ratio / 100
 FUZZY_MIN_LENGTH = 4  # shorter keys match too much by accident
-FUZZY_CUTOFF = 84.0  # 80 lets "korvatunturi" reach "kovuntri" (Coventry)
+FUZZY_CUTOFF = 84.0  # at 80 "korvatunturi" reaches "kovuntri" (Coventry)
 
 # Everyday names for countries that GeoNames spells otherwise.
 _COUNTRY_ALIASES = {
