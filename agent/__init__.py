@@ -18,19 +18,58 @@ _LAZY = {
     "Effort": "gre_agent.agent._locatability_base",
     "EffortLevel": "gre_agent.agent._locatability_base",
     "EffortPolicy": "gre_agent.agent._locatability_base",
+    # prompts, parsers and stage schemas
+    "AnswerParseError": "gre_agent.agent.parsing",
+    "parse_answer": "gre_agent.agent.parsing",
+    "try_parse_answer": "gre_agent.agent.parsing",
+    "parse_think": "gre_agent.agent.parsing",
+    "parse_stage": "gre_agent.agent.parsing",
+    "extract_json": "gre_agent.agent.parsing",
+    "Coordinates": "gre_agent.agent.schemas",
+    "Scene": "gre_agent.agent.schemas",
+    "Details": "gre_agent.agent.schemas",
+    "Semantics": "gre_agent.agent.schemas",
+    "Hypothesis": "gre_agent.agent.schemas",
+    "Hypotheses": "gre_agent.agent.schemas",
+    "Evidence": "gre_agent.agent.schemas",
+    "Verification": "gre_agent.agent.schemas",
+    "FinalAnswer": "gre_agent.agent.schemas",
+    "ThinkSections": "gre_agent.agent.schemas",
+    "STAGE_MODELS": "gre_agent.agent.schemas",
+    "PromptError": "gre_agent.agent.prompts",
+    "render_prompt": "gre_agent.agent.prompts:render",
 }
 
 __all__ = [
+    "STAGE_MODELS",
+    "AnswerParseError",
+    "Coordinates",
+    "Details",
     "Effort",
     "EffortLevel",
     "EffortPolicy",
+    "Evidence",
+    "FinalAnswer",
+    "Hypotheses",
+    "Hypothesis",
     "ImageLoadError",
     "LocatabilityError",
     "LocatabilityScorer",
+    "PromptError",
+    "Scene",
+    "Semantics",
+    "ThinkSections",
     "TrainConfig",
     "TrainReport",
+    "Verification",
     "effort_for",
+    "extract_json",
     "filter_locatable",
+    "parse_answer",
+    "parse_stage",
+    "parse_think",
+    "render_prompt",
+    "try_parse_answer",
 ]
 
 
@@ -38,7 +77,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = module.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value
     return value
 
