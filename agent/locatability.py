@@ -31,7 +31,6 @@ scoring with `score_many` reports unreadable images per item and scores the rest
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import os
@@ -44,12 +43,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from gre_agent.agent._locatability_base import (
     Effort,
@@ -61,6 +59,14 @@ from gre_agent.agent._locatability_base import (
     Scored,
     effort_for,
     filter_locatable,
+)
+from gre_agent.agent._locatability_data import (
+    Collate,
+    ImageInput,
+    Images,
+    describe,
+    load_image,
+    read_pairs,
 )
 
 __all__ = [
@@ -90,26 +96,7 @@ CONFIG_NAME = "locatability.json"
 HEAD_NAME = "head.safetensors"
 ENCODER_DIR = "encoder"
 
-ImageInput = str | os.PathLike[str] | Image.Image
 Embedding = Literal["auto", "projected", "pooled"]
-
-
-def load_image(source: ImageInput) -> Image.Image:
-    """An RGB PIL image from a path or a PIL image; `ImageLoadError` if unreadable."""
-    if isinstance(source, Image.Image):
-        return source if source.mode == "RGB" else source.convert("RGB")
-    path = Path(source)
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")  # forces a full decode: truncated files fail here
-    except FileNotFoundError as exc:
-        raise ImageLoadError(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise ImageLoadError(path, "is a directory") from exc
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(path, "not an image or an unsupported format") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageLoadError(path, f"corrupt image ({exc})") from exc
 
 
 # --- the network --------------------------------------------------------------------------
@@ -182,6 +169,14 @@ def _processor_class() -> type:
     return CLIPImageProcessorPil
 
 
+def _load_processor(source: str) -> Any:
+    with _quiet_transformers():
+        try:
+            return _processor_class().from_pretrained(source)
+        except (OSError, ValueError) as exc:
+            raise LocatabilityError(f"no CLIP image preprocessing config in {source!r}") from exc
+
+
 def _load_encoder(source: str, embedding: Embedding, dtype: torch.dtype) -> tuple[nn.Module, str]:
     """The CLIP vision tower of `source` (a CLIPModel or a vision-only checkpoint)."""
     from transformers import AutoConfig, CLIPVisionModel, CLIPVisionModelWithProjection
@@ -219,49 +214,6 @@ def _load_encoder(source: str, embedding: Embedding, dtype: torch.dtype) -> tupl
 def _embed_dim(model: nn.Module, embedding: str) -> int:
     config = model.config
     return config.projection_dim if embedding == "projected" else config.hidden_size
-
-
-# --- batching -----------------------------------------------------------------------------
-
-
-class _Images(Dataset):
-    """Items for a DataLoader: (index, image source); decoding happens in the collate."""
-
-    def __init__(self, sources: Sequence[ImageInput]):
-        self.sources = sources
-
-    def __len__(self) -> int:
-        return len(self.sources)
-
-    def __getitem__(self, i: int) -> tuple[int, ImageInput]:
-        return i, self.sources[i]
-
-
-@dataclass
-class _Batch:
-    indices: list[int]
-    pixel_values: torch.Tensor | None
-    errors: dict[int, ImageLoadError]
-
-
-class _Collate:
-    """Decodes a batch of sources and runs the CLIP preprocessing; keeps decode errors."""
-
-    def __init__(self, processor: Any):
-        self.processor = processor
-
-    def __call__(self, items: list[tuple[int, ImageInput]]) -> _Batch:
-        indices, images, errors = [], [], {}
-        for i, source in items:
-            try:
-                images.append(load_image(source))
-                indices.append(i)
-            except ImageLoadError as exc:
-                errors[i] = exc
-        pixels = None
-        if images:
-            pixels = self.processor(images=images, return_tensors="pt")["pixel_values"]
-        return _Batch(indices, pixels, errors)
 
 
 # --- results ------------------------------------------------------------------------------
@@ -322,12 +274,6 @@ class TrainReport:
         return len(self.train_loss)
 
 
-def _describe(source: ImageInput) -> str:
-    if isinstance(source, Image.Image):
-        return f"<image {source.width}x{source.height}>"
-    return str(source)
-
-
 # --- the scorer ---------------------------------------------------------------------------
 
 
@@ -370,12 +316,12 @@ class LocatabilityScorer:
         """A scorer with an untrained head on the CLIP encoder `encoder` (id or path)."""
         dev = _device(device)
         model, kind = _load_encoder(str(encoder), embedding, _dtype(dtype, dev))
-        with _quiet_transformers():
-            processor = _processor_class().from_pretrained(str(encoder))
+        processor = _load_processor(str(encoder))
         in_dim = _embed_dim(model, kind)
-        if seed is not None:
-            torch.manual_seed(seed)
-        head = LocatabilityHead(in_dim, hidden, dropout)
+        with torch.random.fork_rng(devices=[]):  # seeds the head's init only
+            if seed is not None:
+                torch.manual_seed(seed)
+            head = LocatabilityHead(in_dim, hidden, dropout)
         return cls(model, processor, head, encoder_source=str(encoder), embedding=kind, device=dev)
 
     @classmethod
@@ -395,18 +341,23 @@ class LocatabilityScorer:
             raise LocatabilityError(f"{root} holds no locatability model ({CONFIG_NAME})") from exc
         except json.JSONDecodeError as exc:
             raise LocatabilityError(f"{root / CONFIG_NAME} is not valid JSON: {exc}") from exc
-        if config.get("format") != FORMAT:
-            raise LocatabilityError(f"{root}: unknown format {config.get('format')!r}")
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            found = config.get("format") if isinstance(config, dict) else None
+            raise LocatabilityError(f"{root}: unknown format {found!r}")
+        try:
+            head_cfg = config["head"]
+            head = LocatabilityHead(head_cfg["in_dim"], head_cfg["hidden"], head_cfg["dropout"])
+            embedding = config["embedding"]
+            recorded = config["encoder"]
+        except (KeyError, TypeError) as exc:
+            raise LocatabilityError(f"{root / CONFIG_NAME} lacks a field: {exc}") from exc
         source = encoder
         if source is None:
             finetuned = config.get("encoder_finetuned") and (root / ENCODER_DIR).is_dir()
-            source = str(root / ENCODER_DIR) if finetuned else config["encoder"]
+            source = str(root / ENCODER_DIR) if finetuned else recorded
         dev = _device(device)
-        model, kind = _load_encoder(source, config["embedding"], _dtype(dtype, dev))
-        with _quiet_transformers():
-            processor = _processor_class().from_pretrained(str(root))
-        head_cfg = config["head"]
-        head = LocatabilityHead(head_cfg["in_dim"], head_cfg["hidden"], head_cfg["dropout"])
+        model, kind = _load_encoder(source, embedding, _dtype(dtype, dev))
+        processor = _load_processor(str(root))
         try:
             head.load_state_dict(load_file(root / HEAD_NAME))
         except (OSError, RuntimeError, SafetensorError) as exc:
@@ -420,7 +371,7 @@ class LocatabilityScorer:
             model,
             processor,
             head,
-            encoder_source=config["encoder"],
+            encoder_source=recorded,
             embedding=kind,
             device=dev,
             encoder_finetuned=bool(config.get("encoder_finetuned")),
@@ -466,11 +417,11 @@ class LocatabilityScorer:
         self, sources: Sequence[ImageInput], batch_size: int, num_workers: int = 0
     ) -> DataLoader:
         return DataLoader(
-            _Images(sources),
+            Images(sources),
             batch_size=batch_size,
             shuffle=False,
             num_workers=num_workers,
-            collate_fn=_Collate(self.processor),
+            collate_fn=Collate(self.processor),
         )
 
     @torch.no_grad()
@@ -520,9 +471,9 @@ class LocatabilityScorer:
         results = []
         for i, source in enumerate(images):
             if i in errors:
-                results.append(ScoreResult(_describe(source), None, errors[i].reason))
+                results.append(ScoreResult(describe(source), None, errors[i].reason))
             else:
-                results.append(ScoreResult(_describe(source), scores[i]))
+                results.append(ScoreResult(describe(source), scores[i]))
         return results
 
     # -- training --
@@ -572,7 +523,7 @@ class LocatabilityScorer:
         report = TrainReport(
             n_train=len(train_pos),
             n_val=len(val_pos),
-            skipped=[(_describe(images[i]), exc.reason) for i, exc in skipped],
+            skipped=[(describe(images[i]), exc.reason) for i, exc in skipped],
         )
         y = torch.tensor([targets[i] for i in good])
 
@@ -585,24 +536,35 @@ class LocatabilityScorer:
         optimizer = torch.optim.AdamW(params)
         shuffler = torch.Generator().manual_seed(cfg.seed)
 
+        def batches(positions: list[int], train: bool) -> Iterator[tuple[torch.Tensor, Any]]:
+            """(positions into `good`, embeddings or pixel values) per batch."""
+            pos = torch.tensor(positions, dtype=torch.long)
+            if train:
+                pos = pos[torch.randperm(len(pos), generator=shuffler)]
+            if features is not None:
+                for chunk in pos.split(cfg.batch_size):
+                    yield chunk, features[chunk]
+                return
+            sources = [images[good[p]] for p in pos.tolist()]
+            for batch in self._batches(sources, cfg.batch_size, cfg.num_workers):
+                if batch.errors:  # readable a moment ago: the file changed under us
+                    raise next(iter(batch.errors.values()))
+                yield pos[batch.indices], batch.pixel_values
+
         def run(positions: list[int], train: bool) -> tuple[float, torch.Tensor]:
-            """Mean loss over `positions` (indices into `good`) and the predicted scores."""
+            """Mean loss over `positions` and the predicted scores (in `positions` order
+            when not training)."""
             self.head.train(train)
             if cfg.train_encoder:
                 self.encoder.train(train)
-            pos = torch.tensor(positions)
-            if train:
-                pos = pos[torch.randperm(len(pos), generator=shuffler)]
             total, preds = 0.0, []
-            for chunk in pos.split(cfg.batch_size):
+            for chunk, inputs in batches(positions, train):
                 target = y[chunk].to(self.device)
                 with torch.set_grad_enabled(train):
                     if features is not None:
-                        emb = features[chunk].to(self.device)
+                        emb = inputs.to(self.device)
                     else:
-                        srcs = [images[good[j]] for j in chunk.tolist()]
-                        pixels = _Collate(self.processor)(list(enumerate(srcs))).pixel_values
-                        emb = self._embed_pixels(pixels)
+                        emb = self._embed_pixels(inputs)
                     logits = self.head(emb)
                     loss = F.binary_cross_entropy_with_logits(logits, target)
                 if train:
@@ -656,62 +618,6 @@ class LocatabilityScorer:
         self.head.load_state_dict(state["head"])
         if "encoder" in state:
             self.encoder.load_state_dict(state["encoder"])
-
-
-# --- pairs files --------------------------------------------------------------------------
-
-_IMAGE_KEYS = ("image", "image_path", "path", "file")
-_SCORE_KEYS = ("score", "locatability", "label")
-
-
-def _pick(record: dict[str, Any], keys: Sequence[str], where: str) -> Any:
-    for key in keys:
-        if key in record and record[key] not in (None, ""):
-            return record[key]
-    raise LocatabilityError(f"{where}: needs one of the fields {', '.join(keys)}")
-
-
-def read_pairs(path: str | os.PathLike[str]) -> list[tuple[Path, float]]:
-    """(image, score) pairs from a CSV (with a header) or a JSON-lines file.
-
-    Fields: the image as `image`, `image_path`, `path` or `file`; the score as `score`,
-    `locatability` or `label`, in [0, 1]. Relative image paths are relative to the file.
-    """
-    src = Path(path)
-    try:
-        text = src.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise LocatabilityError(f"cannot read {src}: {exc}") from exc
-    if src.suffix.lower() == ".csv":
-        rows = [(n + 2, r) for n, r in enumerate(csv.DictReader(text.splitlines()))]
-    elif src.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        rows = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LocatabilityError(f"{src}:{n}: not JSON: {exc}") from exc
-            if not isinstance(record, dict):
-                raise LocatabilityError(f"{src}:{n}: expected a JSON object")
-            rows.append((n, record))
-    else:
-        raise LocatabilityError(f"{src}: expected a .csv or .jsonl file")
-    pairs = []
-    for n, record in rows:
-        where = f"{src}:{n}"
-        image = Path(str(_pick(record, _IMAGE_KEYS, where)))
-        try:
-            score = float(_pick(record, _SCORE_KEYS, where))
-        except (TypeError, ValueError) as exc:
-            raise LocatabilityError(f"{where}: the score is not a number") from exc
-        if not (math.isfinite(score) and 0.0 <= score <= 1.0):
-            raise LocatabilityError(f"{where}: score {score} is outside [0, 1]")
-        pairs.append((image if image.is_absolute() else src.parent / image, score))
-    if not pairs:
-        raise LocatabilityError(f"{src}: no pairs")
-    return pairs
 
 
 def default_model_dir(home: str | os.PathLike[str] | None = None) -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import doctest
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -354,6 +356,12 @@ def test_not_a_clip_model(tmp_path):
         LocatabilityScorer.from_encoder(tmp_path / "nothing-here", device="cpu")
 
 
+def test_encoder_without_preprocessing_config(tmp_path):
+    CLIPVisionModel(CLIPVisionConfig(**VISION)).save_pretrained(tmp_path / "bare")
+    with pytest.raises(LocatabilityError, match="no CLIP image preprocessing config"):
+        LocatabilityScorer.from_encoder(tmp_path / "bare", device="cpu")
+
+
 def test_load_rejects_what_is_not_a_saved_scorer(trained, tmp_path):
     with pytest.raises(LocatabilityError, match="holds no locatability model"):
         LocatabilityScorer.load(tmp_path)
@@ -362,6 +370,12 @@ def test_load_rejects_what_is_not_a_saved_scorer(trained, tmp_path):
         LocatabilityScorer.load(tmp_path)
     (tmp_path / "locatability.json").write_text('{"format": "something-else"}')
     with pytest.raises(LocatabilityError, match="unknown format"):
+        LocatabilityScorer.load(tmp_path)
+    (tmp_path / "locatability.json").write_text('["gre-locatability/1"]')
+    with pytest.raises(LocatabilityError, match="unknown format"):
+        LocatabilityScorer.load(tmp_path)
+    (tmp_path / "locatability.json").write_text('{"format": "gre-locatability/1"}')
+    with pytest.raises(LocatabilityError, match="lacks a field: 'head'"):
         LocatabilityScorer.load(tmp_path)
     scorer, _ = trained
     out = scorer.save(tmp_path / "m")
@@ -481,6 +495,16 @@ def test_effort_custom_policy_and_errors():
             effort_for(bad)
     with pytest.raises(ValueError, match="medium_from"):
         EffortPolicy(medium_from=0.8, high_from=0.5)
+
+
+def test_filter_and_effort_do_not_need_torch():
+    """The graph and the evals map stored scores without the `model` extra."""
+    code = (
+        "import sys; from gre_agent.agent import effort_for, filter_locatable;"
+        "effort_for(0.5); filter_locatable([1], scores=[0.9]);"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_doctests():
