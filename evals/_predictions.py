@@ -27,7 +27,7 @@ class PredictionRow(BaseModel):
     calls), `cache_hits`, and the answer before verification (`pre_verify_lat/lon`).
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     id: str
     pred_lat: float
@@ -40,7 +40,7 @@ class PredictionRow(BaseModel):
     sub_region: str | None = Field(default=None, alias="sub-region")
     city: str | None = None
     tool_calls: int | list[Any] | None = None
-    cache_hits: int | None = None
+    cache_hits: int | None = Field(default=None, ge=0)
     pre_verify_lat: float | None = None
     pre_verify_lon: float | None = None
 

@@ -292,3 +292,7 @@ def test_prediction_row_accepts_osv5m_sub_region_spelling():
         {"id": 7, "pred_lat": 0, "pred_lon": 0, "gt_lat": 0, "gt_lon": 0, "sub-region": "Paris"}
     )
     assert row.id == "7" and row.sub_region == "Paris" and row.has_labels
+    same = PredictionRow.model_validate(
+        {"id": "7", "pred_lat": 0, "pred_lon": 0, "gt_lat": 0, "gt_lon": 0, "sub_region": "Paris"}
+    )
+    assert same.sub_region == "Paris"
