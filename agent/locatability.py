@@ -157,16 +157,18 @@ def _quiet_transformers() -> Iterator[None]:
 
 def _processor_class() -> type:
     """CLIPImageProcessor; its PIL twin where torchvision is absent (the same numbers)."""
-    from transformers import CLIPImageProcessor
     from transformers.utils import is_torchvision_available
 
-    if is_torchvision_available():
-        return CLIPImageProcessor
-    try:  # transformers >= 5; in 4.x CLIPImageProcessor itself is the PIL one
-        from transformers import CLIPImageProcessorPil
-    except ImportError:
-        return CLIPImageProcessor
-    return CLIPImageProcessorPil
+    if not is_torchvision_available():
+        try:  # transformers >= 5; in 4.x CLIPImageProcessor itself is the PIL one
+            from transformers import CLIPImageProcessorPil
+
+            return CLIPImageProcessorPil
+        except ImportError:
+            pass
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor
 
 
 def _load_processor(source: str) -> Any:
