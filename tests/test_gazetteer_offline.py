@@ -296,6 +296,15 @@ def test_a_configured_but_missing_index_is_unavailable(tmp_path: Path):
     assert "gre data geonames" in out.error.message
 
 
+def test_a_damaged_index_is_unavailable(tmp_path: Path):
+    damaged = tmp_path / "gn.npz"
+    damaged.write_bytes(b"not an index")
+    settings = Settings(home=tmp_path, gazetteer={"data_path": damaged})
+    out = asyncio.run(GeocodeTool(settings).run({"query": "Helsinki"}))
+    assert out.error is not None and out.error.kind is ErrorKind.unavailable
+    assert "gre data geonames" in out.error.message
+
+
 # -- CLI -----------------------------------------------------------------------------
 
 

@@ -274,7 +274,10 @@ def test_concurrent_calls_reach_nominatim_at_most_once_a_second(
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     assert len(fake.times) == 16
     gaps = [b - a for a, b in zip(fake.times, fake.times[1:], strict=False)]
-    assert min(gaps) >= 0.95, gaps
+    # The limiter spaces sends exactly 1 s apart; arrival jitter on a busy machine is
+    # the only slack allowed, and it cannot accumulate over the 15 gaps.
+    assert min(gaps) >= 0.9, gaps
+    assert fake.times[-1] - fake.times[0] >= 15 * 0.99, gaps
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import zipfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -42,7 +43,7 @@ def offline_indexes(settings: Settings) -> list[PlaceIndex]:
     if path.exists():
         try:
             indexes.append(_load_dump_index(path, path.stat().st_mtime_ns))
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise ToolFailure(
                 ErrorKind.unavailable,
                 f"cannot read the GeoNames index {path} ({exc}); "
