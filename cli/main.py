@@ -7,6 +7,7 @@ import typer
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
 from gre_agent.cli.locatability import app as locatability_app
+from gre_agent.cli.serve import serve
 from gre_agent.cli.tools import app as tools_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(data_app, name="data")
 app.add_typer(eval_app, name="eval")
 app.add_typer(locatability_app, name="locatability")
+app.command("serve")(serve)
 
 
 if __name__ == "__main__":

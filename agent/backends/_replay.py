@@ -1,0 +1,164 @@
+"""Backend that answers from a recorded trace: deterministic re-runs, demos, debugging.
+
+Trace format (JSON lines; lines of other types are ignored, so a graph trace that holds
+tool calls, stages and so on replays as it is). A model call is one line:
+
+    {"type": "model_call",
+     "request_hash": "<sha256 hex of request_hash(messages, tools)>",
+     "completion": {"text": "...", "tool_calls": [{"id": "...", "name": "...",
+                     "arguments": {...}}], "usage": {"prompt_tokens": 0,
+                     "completion_tokens": 0}, "latency_s": 0.0, "model": "...",
+                     "backend": "...", "finish_reason": "stop"},
+     "model": "...", "ts": 1764428400.0}          # optional: who answered, when
+
+`completion` is a `Completion` as JSON (`model_dump(mode="json")`); only `text` is required.
+`request_hash` comes from `gre_agent.agent.backends.request_hash` (messages with image
+pixels, plus tool definitions; sampling parameters are not part of it). Write records with
+`model_call_record(...)` or wrap a backend in `RecordingBackend`.
+
+Matching: a request takes the first unused record with its hash; when none has it (the
+conversation changed), it falls back to call order: the first unused record in file order
+(`match="hash"` turns the fallback off). No record left: `ModelError(kind=cache_miss)`.
+A replayed completion keeps the recorded text, tool calls and usage; `backend` is "replay"
+and `latency_s` is the replay's own (near zero).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from gre_agent.core.errors import ErrorKind
+from gre_agent.core.settings import ModelSettings
+
+from ._base import BaseBackend, Messages, ModelBackend
+from ._errors import ModelError
+from ._types import Completion, request_hash
+
+RECORD_TYPE = "model_call"
+
+
+def model_call_record(
+    messages: Messages,
+    completion: Completion,
+    tools: Sequence[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One trace line (a dict, ready for `json.dumps`) for a model call."""
+    return {
+        "type": RECORD_TYPE,
+        "request_hash": request_hash(messages, tools),
+        "completion": completion.model_dump(mode="json", exclude_none=True),
+        "model": completion.model,
+        "ts": time.time(),
+    }
+
+
+class ReplayBackend(BaseBackend):
+    """Answers requests with the completions recorded in a JSON-lines trace."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        settings: ModelSettings | None = None,
+        match: Literal["hash", "hash_then_order"] = "hash_then_order",
+    ):
+        settings = settings or ModelSettings()
+        path = path or settings.replay_path
+        if path is None:
+            raise ModelError(ErrorKind.unavailable, "replay backend needs a trace (replay_path)")
+        self.path = Path(path)
+        self.model = settings.model
+        self.match = match
+        self.max_concurrency = 1  # keeps call order well-defined in complete_batch
+        self._records = self._read(self.path)
+        self._used = [False] * len(self._records)
+
+    @staticmethod
+    def _read(path: Path) -> list[dict[str, Any]]:
+        if not path.exists():
+            raise ModelError(ErrorKind.unavailable, f"no trace at {path}")
+        records = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise ModelError(ErrorKind.bad_response, f"{path}:{n}: not JSON") from exc
+            if isinstance(rec, dict) and rec.get("type") == RECORD_TYPE:
+                if not isinstance(rec.get("completion"), dict):
+                    raise ModelError(ErrorKind.bad_response, f"{path}:{n}: no completion")
+                records.append(rec)
+        return records
+
+    @property
+    def remaining(self) -> int:
+        return self._used.count(False)
+
+    def _take(self, key: str) -> dict[str, Any]:
+        for i, rec in enumerate(self._records):
+            if not self._used[i] and rec.get("request_hash") == key:
+                self._used[i] = True
+                return rec
+        if self.match == "hash_then_order":
+            for i, rec in enumerate(self._records):
+                if not self._used[i]:
+                    self._used[i] = True
+                    return rec
+        raise ModelError(
+            ErrorKind.cache_miss,
+            f"{self.path}: no recorded answer for request {key[:12]} "
+            f"({self.remaining} of {len(self._records)} records unused)",
+        )
+
+    async def complete(
+        self,
+        messages: Messages,
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> Completion:
+        t0 = time.perf_counter()
+        rec = self._take(request_hash(messages, tools))
+        try:
+            completion = Completion.model_validate(rec["completion"])
+        except ValueError as exc:
+            raise ModelError(ErrorKind.bad_response, f"bad record: {exc}") from exc
+        return completion.model_copy(
+            update={"backend": self.name, "latency_s": time.perf_counter() - t0}
+        )
+
+
+class RecordingBackend(BaseBackend):
+    """Wraps a backend and appends a `model_call` record per completion to a trace file."""
+
+    def __init__(self, inner: ModelBackend, path: str | Path):
+        self.inner = inner
+        self.path = Path(path)
+        self.name = inner.name
+        self.model = inner.model
+
+    def _write(self, messages: Messages, completion: Completion, tools: Any) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(model_call_record(messages, completion, tools)) + "\n")
+
+    async def complete(self, messages: Messages, **kwargs: Any) -> Completion:
+        completion = await self.inner.complete(messages, **kwargs)
+        self._write(messages, completion, kwargs.get("tools"))
+        return completion
+
+    async def complete_batch(self, batch: Sequence[Messages], **kwargs: Any) -> list[Completion]:
+        completions = await self.inner.complete_batch(batch, **kwargs)
+        for messages, completion in zip(batch, completions, strict=True):
+            self._write(messages, completion, kwargs.get("tools"))
+        return completions
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
