@@ -1,0 +1,62 @@
+"""Per-run settings of the GRE agent graph (LangGraph's `context_schema`).
+
+Plain fields can come from JSON (LangGraph Server, `langgraph dev`); `backend_obj` and
+`registry` let Python callers inject a live backend (a scripted model in tests, a shared
+vLLM client in evaluations) and a tool registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(kw_only=True)
+class Context:
+    mode: Literal["agent", "single"] = "agent"
+    """agent: staged reasoning with verification; single: GRE's one-shot prompt, no tools."""
+
+    verify: Literal["graph", "model"] = "graph"
+    """graph: the graph extracts claims and calls tools; model: the model calls tools."""
+
+    backend: Literal["openai", "transformers", "replay"] | None = None
+    """Model backend; None takes settings.model.backend."""
+
+    model: str | None = None
+    """Model id or path; None takes settings.model.model."""
+
+    base_url: str | None = None
+    """An OpenAI-compatible endpoint (several: comma-separated)."""
+
+    replay_path: str | None = None
+    """The trace a replay backend answers from."""
+
+    offline: bool = True
+    """Use the offline backends of every tool (the reproducible default)."""
+
+    use_exif: bool = False
+    """Read the photo's EXIF GPS as evidence (off for evaluations: it leaks the answer)."""
+
+    max_rounds: int = 2
+    """Verification rounds before the agent must commit."""
+
+    max_tool_calls: int = 24
+    """Tool calls per image, all rounds together."""
+
+    max_wall_s: float = 600.0
+    """Wall time per image; past it the agent commits with what it has."""
+
+    max_hypotheses: int = 3
+    """Candidate places the model is asked for."""
+
+    commit_threshold: float = 0.75
+    """Confidence of the best hypothesis at which the agent stops verifying."""
+
+    max_tokens: int | None = None
+    """Per model call; None takes settings.model.max_tokens."""
+
+    backend_obj: Any = field(default=None, repr=False)
+    """A ready ModelBackend (overrides backend/model/base_url)."""
+
+    registry: Any = field(default=None, repr=False)
+    """A ready tool Registry (overrides offline)."""

@@ -1,0 +1,52 @@
+"""Build and compile the GRE agent graph.
+
+START -> route_mode -> scene -> detail -> semantic -> hypotheses -> verify -> decide
+                                                             ^                  |
+                                                             +---- refine ------+
+                                                                      commit -> END
+       route_mode -> single -> END          (GRE's single-shot baseline, no tools)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from gre_agent.graphs.gre import nodes
+from gre_agent.graphs.gre.context import Context
+from gre_agent.graphs.gre.state import InputState, State
+
+
+def route_mode(state: State, runtime: Runtime[Context]) -> Literal["scene", "single"]:
+    mode = runtime.context.mode
+    if mode not in ("agent", "single"):
+        raise ValueError(f"unknown mode {mode!r}")
+    return "single" if mode == "single" else "scene"
+
+
+def build_graph(checkpointer=None):
+    builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+    builder.add_node("scene", nodes.scene)
+    builder.add_node("detail", nodes.detail)
+    builder.add_node("semantic", nodes.semantic)
+    builder.add_node("hypotheses", nodes.hypotheses)
+    builder.add_node("verify", nodes.verify)
+    builder.add_node("decide", nodes.decide)
+    builder.add_node("commit", nodes.commit)
+    builder.add_node("single", nodes.single)
+    builder.add_conditional_edges(START, route_mode)
+    builder.add_edge("scene", "detail")
+    builder.add_edge("detail", "semantic")
+    builder.add_edge("semantic", "hypotheses")
+    builder.add_conditional_edges("hypotheses", nodes.route_after_hypotheses)
+    builder.add_edge("verify", "decide")
+    builder.add_conditional_edges("decide", nodes.route_after_decide)
+    builder.add_edge("commit", END)
+    builder.add_edge("single", END)
+    return builder.compile(checkpointer=checkpointer, name="gre-agent")
+
+
+graph = build_graph()
+"""The compiled graph (what langgraph.json serves)."""

@@ -1,0 +1,85 @@
+"""The graph's access to the model and the tools, built once per configuration."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+from gre_agent.agent.backends import (
+    Message,
+    ModelBackend,
+    ModelError,
+    make_backend,
+    model_call_record,
+)
+from gre_agent.core.settings import Settings, load_settings
+from gre_agent.graphs.gre.context import Context
+from gre_agent.tools import Registry
+
+
+@lru_cache(maxsize=8)
+def _backend(
+    backend: str | None, model: str | None, base_url: str | None, replay_path: str | None
+) -> ModelBackend:
+    settings = load_settings().model
+    updates: dict[str, Any] = {}
+    if backend:
+        updates["backend"] = backend
+    if model:
+        updates["model"] = model
+    if base_url:
+        updates["base_urls"] = [u.strip() for u in base_url.split(",") if u.strip()]
+    if replay_path:
+        updates["replay_path"] = replay_path
+    return make_backend(settings.model_copy(update=updates))
+
+
+def backend_for(ctx: Context) -> ModelBackend:
+    if ctx.backend_obj is not None:
+        return ctx.backend_obj
+    return _backend(ctx.backend, ctx.model, ctx.base_url, ctx.replay_path)
+
+
+@lru_cache(maxsize=4)
+def _registry(offline: bool) -> Registry:
+    return Registry(Settings(offline=True) if offline else load_settings())
+
+
+def registry_for(ctx: Context) -> Registry:
+    return ctx.registry if ctx.registry is not None else _registry(ctx.offline)
+
+
+async def ask(
+    ctx: Context,
+    messages: list[dict[str, Any]],
+    stage: str,
+    tools: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """One model call; returns (completion dict or None on error, trace event)."""
+    backend = backend_for(ctx)
+    msgs = [Message.model_validate(m) for m in messages]
+    started = time.perf_counter()
+    try:
+        kwargs: dict[str, Any] = {"tools": tools} if tools else {}
+        if ctx.max_tokens:
+            kwargs["max_tokens"] = ctx.max_tokens
+        completion = await backend.complete(msgs, **kwargs)
+    except ModelError as exc:
+        event = {
+            "type": "model_error",
+            "stage": stage,
+            "kind": str(exc.kind),
+            "message": str(exc),
+            "latency_s": time.perf_counter() - started,
+        }
+        return None, event
+    event = model_call_record(msgs, completion, tools)
+    event["stage"] = stage
+    return completion.model_dump(mode="json"), event
+
+
+def assistant_message(completion: dict[str, Any]) -> dict[str, Any]:
+    return Message.assistant(
+        completion.get("raw_text") or completion["text"],
+    ).model_dump(mode="json")
