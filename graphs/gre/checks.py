@@ -380,8 +380,8 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
                 "street",
                 "osm.find_named",
                 out.args,
-                f"OSM {f['osm_type']} {f['osm_id']} '{f.get('name')}' {(f.get('distance_m') or 0) / 1000:.1f} km "
-                f"from the candidate",
+                f"OSM {f['osm_type']} {f['osm_id']} '{f.get('name')}' "
+                f"{(f.get('distance_m') or 0) / 1000:.1f} km from the candidate",
                 "street_found",
                 "confirm",
             )
