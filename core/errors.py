@@ -4,6 +4,9 @@
     ├── ConfigError               bad settings or missing offline data
     ├── ToolFailure               a tool could not answer; carries an ErrorKind
     ├── PromptError               a prompt template is missing or lacks a value
+    ├── ModelError                a model backend gave no completion; carries an ErrorKind
+                                  (timeout, http_error, bad_response, unavailable,
+                                  invalid_args, cache_miss): `agent.backends`
     └── AnswerParseError          a model's answer holds no valid coordinates (the reason
                                   says which: none found, or out of range); only
                                   `agent.parsing.parse_answer` raises it: stage parsers

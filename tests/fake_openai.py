@@ -3,7 +3,7 @@
 Each request takes the next mode from `script` (then `default`):
     "ok"         a completion: "echo: <last user text>" cut to max_tokens words; when tools
                  are given (and tool_choice is not "none") a call of the first tool
-    "500"        HTTP 500;  "400": HTTP 400;  "429": HTTP 429
+    "500", "503", "400", "429"   that HTTP status
     "slow"       sleeps `delay_s`, then answers "ok"
     "malformed"  HTTP 200 with a body that is not JSON
     "noshape"    HTTP 200 with JSON that is not a chat completion
@@ -73,7 +73,9 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -93,7 +95,7 @@ class FakeOpenAIServer:
             return self.script.pop(0) if self.script else self.default
 
     def answer(self, body: dict[str, Any], mode: str) -> tuple[int, bytes]:
-        if mode in ("500", "400", "429"):
+        if mode in ("500", "503", "400", "429"):
             return int(mode), json.dumps({"error": {"message": f"fake {mode}"}}).encode()
         if mode == "malformed":
             return 200, b'{"choices": [ {"message": oops'
