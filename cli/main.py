@@ -7,6 +7,7 @@ import typer
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
 from gre_agent.cli.locatability import app as locatability_app
+from gre_agent.cli.locate import locate_cmd
 from gre_agent.cli.serve import serve
 from gre_agent.cli.tools import app as tools_app
 
@@ -21,6 +22,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(eval_app, name="eval")
 app.add_typer(locatability_app, name="locatability")
 app.command("serve")(serve)
+app.command("locate")(locate_cmd)
 
 
 if __name__ == "__main__":
