@@ -107,7 +107,7 @@ def vllm_server(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         host="127.0.0.1",
         port=port,
         served_model_name="tiny",
-        max_model_len=1024,
+        max_model_len=8192,
         images_per_prompt=2,
         dtype="float32",
         enforce_eager=True,

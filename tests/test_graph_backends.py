@@ -45,7 +45,13 @@ def registry(tmp_path, helsinki_osm_db):
 
 
 def run(photo, **ctx):
-    return asyncio.run(locate(photo, Context(**ctx), trace_dir=photo.parent / "traces"))
+    async def go():
+        try:
+            return await locate(photo, Context(**ctx), trace_dir=photo.parent / "traces")
+        finally:
+            await ctx["backend_obj"].aclose()  # no socket left for the garbage collector
+
+    return asyncio.run(go())
 
 
 def assert_ran_every_stage(result):
