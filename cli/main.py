@@ -10,6 +10,7 @@ from gre_agent.cli.locatability import app as locatability_app
 from gre_agent.cli.locate import locate_cmd
 from gre_agent.cli.serve import serve
 from gre_agent.cli.tools import app as tools_app
+from gre_agent.cli.trace import app as trace_app
 
 app = typer.Typer(
     name="gre",
@@ -23,6 +24,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(locatability_app, name="locatability")
 app.command("serve")(serve)
 app.command("locate")(locate_cmd)
+app.add_typer(trace_app, name="trace")
 
 
 if __name__ == "__main__":
