@@ -1,0 +1,120 @@
+"""`langgraph dev` serves the GRE graph from langgraph.json, and a run through its HTTP API
+(with a replay backend from the run's context) commits the same prediction as in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from gre_agent.graphs.gre import Context, locate
+from tests.scripted import ScriptedBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWER = (
+    '<think> 2. Textual clues: "Senaatintori". </think> '
+    '<answer> "Latitude": "60.1695°", "Longitude": "24.9525°" </answer>'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def langgraph_server(tmp_path_factory):
+    port = free_port()
+    home = tmp_path_factory.mktemp("lg-home")
+    env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGSMITH_TRACING": "false",
+        "GRE_HOME": str(home),
+    }
+    log = (home / "server.log").open("wb")
+    langgraph = Path(sys.executable).with_name("langgraph")
+    proc = subprocess.Popen(
+        [str(langgraph), "dev", "--no-browser", "--no-reload", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("langgraph dev exited:\n" + (home / "server.log").read_text()[-3000:])
+            try:
+                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    "langgraph dev did not start:\n" + (home / "server.log").read_text()[-3000:]
+                )
+            time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def test_langgraph_dev_serves_the_graph(langgraph_server, tmp_path):
+    from langgraph_sdk import get_client
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (10, 120, 40)).save(photo)
+    local = asyncio.run(
+        locate(
+            photo,
+            Context(mode="single", backend_obj=ScriptedBackend({"gre": ANSWER})),
+            trace_path=tmp_path / "single.jsonl",
+        )
+    )
+
+    async def remote():
+        client = get_client(url=langgraph_server)
+        try:
+            assistants = await client.assistants.search(graph_id="gre")
+            assert assistants, "the gre graph is registered"
+            thread = await client.threads.create()
+            return await client.runs.wait(
+                thread["thread_id"],
+                "gre",
+                input={"image": str(photo)},
+                context={
+                    "mode": "single",
+                    "backend": "replay",
+                    "replay_path": str(tmp_path / "single.jsonl"),
+                    "offline": True,
+                },
+            )
+        finally:
+            await client.aclose()
+
+    state = asyncio.run(remote())
+    pred = state["prediction"]
+    assert (pred["lat"], pred["lon"]) == (local.prediction.lat, local.prediction.lon)
+    assert pred["answer_text"] == ANSWER
