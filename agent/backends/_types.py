@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -153,7 +155,25 @@ def image_digest(image: Any) -> str:
 
     if isinstance(image, str) and image.startswith(("http://", "https://", "data:")):
         return hashlib.sha256(image.encode()).hexdigest()
-    img = load_image(image)
+    if isinstance(image, str | Path):
+        # Every stage of a conversation hashes the same photo: decode it once per version.
+        try:
+            st = Path(image).stat()
+        except OSError:
+            pass  # load_image reports the missing file
+        else:
+            return _file_digest(str(Path(image).resolve()), st.st_mtime_ns, st.st_size)
+    return _pixel_digest(load_image(image))
+
+
+@lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    from gre_agent.agent.backends._images import load_image
+
+    return _pixel_digest(load_image(path))
+
+
+def _pixel_digest(img: Any) -> str:
     h = hashlib.sha256(f"{img.width}x{img.height}".encode())
     h.update(img.tobytes())
     return h.hexdigest()
