@@ -1,10 +1,11 @@
-"""`gre eval score` (the runner, report and compare commands join this sub-app later)."""
+"""`gre eval score | run | merge | report | compare`: scoring, the batch runner, merging
+shards, reports and paired comparisons."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -134,3 +135,169 @@ def score(
     console = Console()
     console.print(_table(report))
     _print_extras(report, console)
+
+
+# -- gre eval run ---------------------------------------------------------------------------
+
+FORMATS = ("im2gps3k", "yfcc4k", "osv5m", "greval", "gre30k", "table", "hf")
+
+
+def load_for_eval(fmt: str, path: Path, images: Path | None, split: str | None) -> Any:
+    """A dataset by format name, images from `images` (default: beside the source)."""
+    from gre_agent.evals.datasets import LOADERS
+
+    if fmt not in LOADERS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt in ("table", "hf"):
+        kwargs: dict[str, Any] = {"images_root": images}
+        if fmt == "hf":
+            kwargs["split"] = split
+        return LOADERS[fmt](path, **kwargs)
+    if fmt == "greval":
+        return LOADERS[fmt](path, images, split=split)
+    return LOADERS[fmt](path, images)
+
+
+@app.command("run")
+def run_cmd(
+    dataset: Annotated[Path, typer.Argument(help="The benchmark's file (or folder).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (created; resumed if it exists).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"Dataset format: {', '.join(FORMATS)}.")
+    ] = "table",
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Image folder (default: beside DATASET).")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="greval: urban/natural/landmark; hf: a split.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="agent (staged, verified) or single (GRE one-shot).")
+    ] = "agent",
+    verify: Annotated[str, typer.Option("--verify", help="graph or model.")] = "graph",
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="openai, transformers or replay.")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="OpenAI-compatible endpoint(s), comma-separated."),
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model id or path.")] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="replay backend: the trace to answer from.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Images in flight.")] = 8,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Only the first N images (of the shard).")
+    ] = None,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="K/N: this machine's share (1 <= K <= N).")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline/--online", help="Offline tool backends (the default).")
+    ] = True,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per image.")] = 600.0,
+    exif: Annotated[
+        bool, typer.Option("--exif/--no-exif", help="Let the agent read EXIF GPS (leaks!).")
+    ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leakage guard: Wikipedia pages whose title or URL mention this are dropped "
+            "(repeatable, e.g. --exclude flickr --exclude mapillary).",
+        ),
+    ] = None,
+    max_rounds: Annotated[int, typer.Option("--max-rounds", help="Verification rounds.")] = 2,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Per model call.")] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run failed images again.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Run the GRE agent over a benchmark: concurrent, resumable (run again to continue),
+    shardable (--shard K/N, then `gre eval merge`). Results: OUT/results.jsonl, one trace
+    per image under OUT/traces/, OUT/manifest.json."""
+    import asyncio
+
+    from gre_agent.evals._manifest import ManifestError
+    from gre_agent.evals._results import ResultsError
+    from gre_agent.evals.datasets import DatasetFormatError
+    from gre_agent.evals.runner import RunConfig, parse_shard, run_eval
+    from gre_agent.evals.scoring import load_results, score_results
+
+    problems = []
+    if mode not in ("agent", "single"):
+        problems.append(f"--mode must be agent or single, not {mode!r}")
+    if verify not in ("graph", "model"):
+        problems.append(f"--verify must be graph or model, not {verify!r}")
+    if backend not in (None, "openai", "transformers", "replay"):
+        problems.append(f"--backend must be openai, transformers or replay, not {backend!r}")
+    if concurrency < 1:
+        problems.append("--concurrency must be at least 1")
+    if timeout <= 0:
+        problems.append("--timeout must be positive")
+    if limit is not None and limit < 0:
+        problems.append("--limit must be 0 or more")
+    shard_kn = None
+    if shard is not None:
+        try:
+            shard_kn = parse_shard(shard)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if fmt not in FORMATS:
+        problems.append(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    for p in problems:
+        err.print(f"[red]error:[/] {p}")
+    if problems:
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        ds = load_for_eval(fmt, dataset, images, split)
+    except (DatasetFormatError, OSError, ValueError) as exc:
+        err.print(f"[red]error:[/] cannot load {dataset} as {fmt}: {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    err.print(ds.report.summary())
+    for p in ds.report.problems[:_SHOWN_PROBLEMS]:
+        err.print(f"[yellow]not evaluated[/] row {p.row} (id {p.id}): {p.kind}: {p.reason}")
+    config = RunConfig(
+        mode=mode,  # type: ignore[arg-type]
+        verify=verify,  # type: ignore[arg-type]
+        backend=backend if backend or replay is None else "replay",  # type: ignore[arg-type]
+        model=model,
+        base_urls=[u.strip() for u in (base_url or "").split(",") if u.strip()],
+        replay_path=str(replay) if replay else None,
+        offline=offline,
+        use_exif=exif,
+        exclude_domains=list(exclude or []),
+        max_rounds=max_rounds,
+        max_tokens=max_tokens,
+        timeout_s=timeout,
+        concurrency=concurrency,
+        limit=limit,
+        shard=shard_kn,
+        retry_failed=retry_failed,
+    )
+    info = {
+        "format": fmt,
+        "path": str(dataset.resolve()),
+        "images": str(images.resolve()) if images else None,
+        "split": split,
+    }
+    try:
+        summary = asyncio.run(run_eval(ds, out, config, dataset_info=info, progress=not quiet))
+    except (ManifestError, ResultsError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    if summary.torn_bytes:
+        err.print(f"repaired a partial last line ({summary.torn_bytes} bytes; see *.torn)")
+    err.print(
+        f"{summary.selected} images selected: {summary.done_before} done before, "
+        f"{summary.ran} run now, {summary.failed} failed; {summary.elapsed_s:.1f} s"
+    )
+    run_score = score_results(load_results(out), bootstrap=0, admin="off")
+    keys = list(run_score.acc_km)
+    err.print(
+        "accuracy (failures as misses): "
+        + ", ".join(f"@{k} km {_pct(run_score.acc_km[k])}%" for k in keys)
+        + f"; n = {run_score.n}, failed {run_score.n_failed}"
+    )
