@@ -17,8 +17,17 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -e ".[test]"
 	touch $(STAMP)
 
+# The main job, offline: gre locate on the bundled (synthetic) example image. The model's
+# answers are replayed from examples/helsinki-street.trace.jsonl (hand-written answers in
+# the GRE model's format; no weights needed); the tools run for real on the Helsinki OSM
+# extract, imported into the offline index on first use when no index exists yet.
+DEMO_MAP ?= build/demo/helsinki-street-map.html
+OSM_DB = $$($(PY) -c 'from gre_agent.core.settings import load_settings; from gre_agent.tools.osm import default_db_path; print(default_db_path(load_settings()))')
+
 demo: venv
-	$(VENV)/bin/gre tools call gazetteer.geocode --offline --args '{"query": "Gothenburg", "limit": 3}'
+	@db="$(OSM_DB)"; test -f "$$db" || $(VENV)/bin/gre data osm import --sample helsinki
+	$(VENV)/bin/gre locate examples/helsinki-street.jpg --backend replay \
+		--replay examples/helsinki-street.trace.jsonl --map $(DEMO_MAP)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -68,26 +68,22 @@ ANSWERS: dict[str, str] = {
     ),
     "Stage 4 of 6": (
         "<think> Aleksanterinkatu and Unioninkatu are streets of central Helsinki, and the "
-        "tram line fits Helsinki; Tampere has trams and Finnish street names too, so it is "
-        "the alternative. </think>\n"
+        "tram line fits Helsinki (Tampere has trams too, but not these street names). The "
+        "signs do not say where in the centre, so the first guess is the city centre with a "
+        "few kilometres of slack. </think>\n"
         '{"hypotheses": ['
         '{"place": "Helsinki", "country": "Finland", "country_code": "FI", "lat": 60.1699, '
         '"lon": 24.9384, "radius_km": 5, "confidence": 0.55, "evidence": ['
         '"street sign \\"Aleksanterinkatu\\"", "street sign \\"Unioninkatu\\"", '
-        '"tram rails"]}, '
-        '{"place": "Tampere", "country": "Finland", "country_code": "FI", "lat": 61.4978, '
-        '"lon": 23.7610, "radius_km": 5, "confidence": 0.2, "evidence": ['
-        '"Finnish street signs", "tram rails"]}'
+        '"tram rails"]}'
         "]}"
     ),
     "Stage 5 of 6": (
         "<think> The map shows that Aleksanterinkatu and Unioninkatu cross in central "
-        "Helsinki, which fits both signs on one corner; neither street was found around "
-        "Tampere. </think>\n"
+        "Helsinki, which fits both signs on one corner. </think>\n"
         '{"hypotheses": [{"place": "Helsinki", "country": "Finland", "country_code": "FI", '
-        '"lat": 60.1687, "lon": 24.9500, "radius_km": 1, "confidence": 0.8, "evidence": ['
+        '"lat": 60.1690, "lon": 24.9510, "radius_km": 0.5, "confidence": 0.85, "evidence": ['
         '"the two streets on the signs cross in central Helsinki"]}], '
-        '"rejected": ["Tampere: neither street on the signs was found there"], '
         '"findings": ["Aleksanterinkatu and Unioninkatu intersect in central Helsinki"], '
         '"decision": "commit"}'
     ),

@@ -33,7 +33,7 @@ def test_show_renders_header_stages_calls_decisions_and_prediction():
     for stage in ("scene", "detail", "semantic", "hypotheses", "verification"):
         assert f"stage {stage}" in out
     assert "Aleksanterinkatu; Unioninkatu" in out  # detail.texts
-    assert "#2" in out and "Tampere, FI (61.4978, 23.7610), confidence 0.20" in out
+    assert "#1" in out and "Helsinki, FI (60.1699, 24.9384), confidence 0.55" in out
     # model calls: stage, tokens, first lines of text
     first = next(e for e in events if e["type"] == "model_call")
     usage = first["completion"]["usage"]
@@ -43,7 +43,7 @@ def test_show_renders_header_stages_calls_decisions_and_prediction():
     assert "osm.street_intersection" in out
     assert "street_a=Aleksanterinkatu, street_b=Unioninkatu" in out
     assert "1 features: Aleksanterinkatu / Unioninkatu (60.1690, 24.9510)" in out
-    assert "no features" in out and " ms" in out
+    assert "5 features: Unioninkatu" in out and " ms" in out and "[offline]" in out
     # decision and prediction
     assert "decision round 1: commit" in out
     pred = next(e for e in events if e["type"] == "prediction")

@@ -122,7 +122,7 @@ def test_layer_from_trace_uses_the_recorded_prediction_and_tool_results():
     layer = layer_from_trace(head, events)
     pred = next(e for e in events if e["type"] == "prediction")
     assert (layer.prediction["lat"], layer.prediction["lon"]) == (pred["lat"], pred["lon"])
-    assert layer.initial["place"] == "Helsinki" and len(layer.hypotheses) == 2
+    assert layer.initial["place"] == "Helsinki" and len(layer.hypotheses) == 1
     assert any("Unioninkatu" in p.label for p in layer.evidence)
     assert not any(p.tool in ("geo.check", "gazetteer.reverse") for p in layer.evidence)
 
