@@ -58,8 +58,8 @@ def _short(text: Any, width: int = 70) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
-def describe(node: str, update: dict[str, Any]) -> str:
-    """One line saying what a finished node produced."""
+def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
+    """One line saying what a finished node produced (about `width` characters)."""
     trace = update.get("trace") or []
     model_errors = [e for e in trace if e.get("type") == "model_error"]
     note = ""
@@ -67,11 +67,11 @@ def describe(node: str, update: dict[str, Any]) -> str:
         note = f" [red](model error: {escape(_short(model_errors[0].get('message'), 60))})[/]"
     if node == "scene":
         scene = update.get("scene") or {}
-        return _short(scene.get("setting") or scene.get("architecture") or "-") + note
+        return _short(scene.get("setting") or scene.get("architecture") or "-", width) + note
     if node == "detail":
         texts = (update.get("details") or {}).get("texts") or []
         shown = ", ".join(f'"{t}"' for t in texts[:4]) or "no text read"
-        return _short(f"{len(texts)} text(s): {shown}") + note
+        return _short(f"{len(texts)} text(s): {shown}", width) + note
     if node == "semantic":
         sem = update.get("semantics") or {}
         bits = [
@@ -81,14 +81,14 @@ def describe(node: str, update: dict[str, Any]) -> str:
             else "",
             f"drives on the {sem['driving_side']}" if sem.get("driving_side") else "",
         ]
-        return _short("; ".join(b for b in bits if b) or "-") + note
+        return _short("; ".join(b for b in bits if b) or "-", width) + note
     if node == "hypotheses":
         hyps = update.get("hypotheses") or []
         labels = [
             ", ".join(p for p in (h.get("place"), h.get("country_code")) if p) or "unnamed"
             for h in hyps
         ]
-        return _short(f"{len(hyps)} candidate(s): " + "; ".join(labels[:4])) + note
+        return _short(f"{len(hyps)} candidate(s): " + "; ".join(labels[:4]), width) + note
     if node == "verify":
         calls = [e for e in trace if e.get("type") == "tool_call"]
         errors = sum(1 for e in calls if e.get("error"))
@@ -97,13 +97,14 @@ def describe(node: str, update: dict[str, Any]) -> str:
         label = ", ".join(p for p in (best.get("place"), best.get("country_code")) if p)
         return (
             _short(
-                f"round {update.get('round')}: {len(calls)} tool call(s), {errors} error(s), "
-                f"{found} telling finding(s); best {label or '-'}"
+                f"round {update.get('round')}, best {label or '-'}: {len(calls)} tool "
+                f"call(s), {errors} error(s), {found} finding(s)",
+                width,
             )
             + note
         )
     if node == "decide":
-        return _short(update.get("decision") or "-")
+        return _short(update.get("decision") or "-", width)
     if node in ("commit", "single"):
         pred = update.get("prediction") or {}
         if pred.get("lat") is None:
@@ -138,7 +139,7 @@ class Progress:
         took, self.last = now - self.last, now
         if not self.enabled:
             return
-        line = describe(node, update)
+        line = describe(node, update, width=max(30, self.console.width - 26))
         self.console.print(f"  [green]✓[/] [cyan]{node:<10}[/] {line} [dim]{took:.2f}s[/]")
         nxt = NEXT.get(node, "working")
         if node == "decide":
