@@ -17,6 +17,7 @@ STAGES = {
     "I could not read any candidate place": "repair",
     "Where was this photo taken?": "gre",
     "Give only your best coordinates": "gre_repair",
+    "Chat question:": "chat",  # the chat graph's free-form questions (graphs/chat/prompts.py)
 }
 
 Answer = str | Callable[[list[Message]], str | Completion]

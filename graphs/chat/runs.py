@@ -1,0 +1,202 @@
+"""Run the GRE agent from a chat turn: the whole agent on a new photo, or hypotheses ->
+verify -> decide -> commit again with the user's hints (re-verification).
+
+Both run as subgraphs inside a chat node: they inherit the chat's checkpointer, so each
+stage is checkpointed under the session's thread and an interrupted run resumes from its
+last completed stage. Each finished stage is reported as a custom stream event
+{"stage", "text"} (LangGraph `stream_mode="custom"`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+from gre_agent.graphs.gre import nodes
+from gre_agent.graphs.gre.context import Context
+from gre_agent.graphs.gre.evidence import Candidate, ranked
+from gre_agent.graphs.gre.graph import graph as gre_graph
+from gre_agent.graphs.gre.runner import context_config
+from gre_agent.graphs.gre.state import State
+from gre_agent.graphs.gre.trace import header, write_trace
+
+# The part of the GRE state a re-verification starts from.
+BASE_KEYS = ("messages", "scene", "details", "semantics")
+
+
+def build_recheck_graph():
+    """hypotheses -> verify -> decide -> (verify | commit): the GRE agent's second half, on
+    the same nodes, started from a stored perception of the photo plus new hints."""
+    builder = StateGraph(State, input_schema=State, context_schema=Context)
+    builder.add_node("hypotheses", nodes.hypotheses)
+    builder.add_node("verify", nodes.verify)
+    builder.add_node("decide", nodes.decide)
+    builder.add_node("commit", nodes.commit)
+    builder.add_edge(START, "hypotheses")
+    builder.add_conditional_edges("hypotheses", nodes.route_after_hypotheses)
+    builder.add_edge("verify", "decide")
+    builder.add_conditional_edges("decide", nodes.route_after_decide)
+    builder.add_edge("commit", END)
+    return builder.compile(name="gre-recheck")
+
+
+recheck_graph = build_recheck_graph()
+
+
+def _short(text: Any, width: int = 90) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def _where(h: dict[str, Any]) -> str:
+    return ", ".join(p for p in (h.get("place"), h.get("country_code")) if p) or "unnamed"
+
+
+def stage_line(node: str, update: dict[str, Any]) -> str:
+    """One line on what a finished GRE node produced."""
+    trace = update.get("trace") or []
+    errors = [e for e in trace if e.get("type") == "model_error"]
+    note = f" (model error: {_short(errors[0].get('message'), 60)})" if errors else ""
+    if node == "scene":
+        scene = update.get("scene") or {}
+        return _short(scene.get("setting") or scene.get("architecture") or "looked at the scene")
+    if node == "detail":
+        texts = (update.get("details") or {}).get("texts") or []
+        shown = ", ".join(f'"{t}"' for t in texts[:4])
+        return _short(f"{len(texts)} text(s) read" + (f": {shown}" if shown else "")) + note
+    if node == "semantic":
+        sem = update.get("semantics") or {}
+        bits = [
+            ", ".join(sem.get("languages") or []),
+            ", ".join(sem.get("country_hints") or []),
+            f"drives on the {sem['driving_side']}" if sem.get("driving_side") else "",
+        ]
+        return _short("; ".join(b for b in bits if b) or "no language or country clue") + note
+    if node == "hypotheses":
+        hyps = update.get("hypotheses") or []
+        return _short(f"{len(hyps)} candidate(s): " + "; ".join(_where(h) for h in hyps[:4])) + note
+    if node == "verify":
+        calls = [e for e in trace if e.get("type") == "tool_call"]
+        failed = sum(1 for e in calls if e.get("error"))
+        best = (update.get("hypotheses") or [{}])[0]
+        return _short(
+            f"round {update.get('round')}: {len(calls)} tool call(s), {failed} error(s); "
+            f"best {_where(best)}"
+        )
+    if node == "decide":
+        return _short(update.get("decision") or "")
+    if node in ("commit", "single"):
+        pred = update.get("prediction") or {}
+        if pred.get("lat") is None:
+            return f"no coordinates ({pred.get('status', 'failed')})" + note
+        return f"{pred['lat']:.5f}, {pred['lon']:.5f}"
+    return ""
+
+
+def _result_summary(call: dict[str, Any]) -> str:
+    if call.get("error"):
+        err = call["error"]
+        return f"error: {err.get('message') if isinstance(err, dict) else err}"
+    result = call.get("result")
+    if isinstance(result, dict):
+        for key, value in result.items():
+            if isinstance(value, list):
+                return f"{len(value)} {key}" + (
+                    f", first: {_short(json.dumps(value[0], default=str), 120)}" if value else ""
+                )
+    return _short(json.dumps(result, default=str, ensure_ascii=False), 160)
+
+
+def compact_run(
+    kind: Literal["locate", "recheck"],
+    photo: str,
+    hints: list[str],
+    values: dict[str, Any],
+    trace_path: Path | None,
+    error: str | None,
+) -> dict[str, Any]:
+    """What the chat keeps of a GRE run to answer questions about it (plain JSON)."""
+    events = values.get("trace") or []
+    pred = values.get("prediction")
+    hyps = (pred or {}).get("hypotheses") or [
+        c.summary()
+        for c in ranked([Candidate.model_validate(h) for h in values.get("hypotheses") or []])
+    ]
+    for h in hyps:
+        h["label"] = Candidate.model_validate(h).label
+    return {
+        "kind": kind,
+        "photo": photo,
+        "hints": list(hints),
+        "prediction": pred,
+        "hypotheses": hyps,
+        "initial": values.get("initial"),
+        "evidence": values.get("evidence") or [],
+        "tools": [
+            {
+                "tool": e.get("tool"),
+                "claim": e.get("claim"),
+                "args": e.get("args") or {},
+                "round": e.get("round"),
+                "ok": not e.get("error"),
+                "summary": _result_summary(e),
+                "latency_ms": e.get("latency_ms"),
+            }
+            for e in events
+            if e.get("type") == "tool_call"
+        ],
+        "decisions": [e for e in events if e.get("type") == "decision"],
+        "model_errors": [e.get("message") for e in events if e.get("type") == "model_error"],
+        "stages": {k: values.get(k) for k in ("scene", "details", "semantics")},
+        "trace_path": str(trace_path) if trace_path else None,
+        "error": error,
+    }
+
+
+async def run_agent(
+    ctx: Context,
+    photo: str,
+    hints: list[str],
+    trace_dir: Path,
+    base: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Run the agent (base given: re-verify from it); returns (compact run, base for later
+    re-verification). Errors end up in the run's `error`, never as an exception."""
+    writer = get_stream_writer()
+    recheck = base is not None
+    graph = recheck_graph if recheck else gre_graph
+    inputs: dict[str, Any] = {"image": photo, "hints": list(hints)}
+    if recheck:
+        inputs.update({k: base[k] for k in BASE_KEYS if k in base}, started_at=time.time())
+    config = {**context_config(ctx), "hints": list(hints), "recheck": recheck}
+    head = header(photo, config)
+    values: dict[str, Any] = {}
+    found_base = base
+    error = None
+    try:
+        async for mode, chunk in graph.astream(
+            inputs, context=ctx, stream_mode=["updates", "values"]
+        ):
+            if mode == "values":
+                values = dict(chunk)
+                if found_base is None and values.get("semantics") and not values.get("hypotheses"):
+                    found_base = {k: values.get(k) for k in BASE_KEYS}
+                continue
+            for node, update in chunk.items():
+                writer({"stage": node, "text": stage_line(node, update or {})})
+    except Exception as exc:  # reported in the reply; the session goes on
+        error = f"{type(exc).__name__}: {exc}"
+    events = list(values.get("trace") or [])
+    if error:
+        events.append({"type": "error", "kind": error.split(":")[0], "message": error})
+    stem = Path(photo).stem + ("-recheck" if recheck else "")
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
+    path = write_trace(trace_dir / name, head, events)
+    run = compact_run("recheck" if recheck else "locate", photo, hints, values, path, error)
+    return run, found_base

@@ -1,0 +1,210 @@
+"""The chat graph through ChatService: a photo located with the scripted model on the real
+offline tools, follow-up questions answered from the stored run, hints re-verified,
+sessions persisted in SQLite, bad input answered in the chat."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PIL import Image
+
+from gre_agent.core.settings import Settings
+from gre_agent.graphs.chat import ChatContext, ChatService
+from gre_agent.graphs.gre.evidence import distance_km
+from gre_agent.tools import Registry
+from tests.scripted import ScriptedBackend
+from tests.test_graph_agent import ALEKSANTERINKATU, DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess
+
+DETAIL_NO_STREET = (
+    "<think> 2. Textual clues: nothing legible. 5. Transport context: trams. </think>"
+)
+SWEDEN_TOO = (
+    '{"hypotheses": [{"place": "Espoo", "country_code": "FI", "lat": 60.205, "lon": 24.40, '
+    '"radius_km": 40, "confidence": 0.5}, {"place": "Stockholm", "country_code": "SE", '
+    '"lat": 59.33, "lon": 18.07, "radius_km": 30, "confidence": 0.3}]}'
+)
+
+
+def keep(_messages) -> str:
+    return '{"decision": "refine", "findings": ["waiting for more checks"]}'
+
+
+def script(**overrides):
+    base = {
+        "scene": SCENE,
+        "detail": DETAIL_HELSINKI,
+        "semantic": SEMANTIC,
+        "hypotheses": SWEDEN_TOO,
+        "verification": keep,
+        "chat": "The photo shows a Helsinki street.",
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "street.jpg"
+    Image.new("RGB", (64, 48), (120, 130, 140)).save(path)
+    return path
+
+
+@pytest.fixture
+def registry(tmp_path, helsinki_osm_db):
+    settings = Settings(
+        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
+    )
+    return Registry(settings, include_plugins=False)
+
+
+def service(tmp_path, backend, registry, **ctx):
+    context = ChatContext(
+        backend_obj=backend, registry=registry, trace_dir=str(tmp_path / "traces"), **ctx
+    )
+    return ChatService(tmp_path / "sessions.sqlite", lambda: context)
+
+
+async def turn(chat, sid, text="", image=None):
+    events = [e async for e in chat.send(sid, text, image=image)]
+    assert events[-1].type == "reply" and all(e.type == "progress" for e in events[:-1])
+    return events[:-1], events[-1].reply
+
+
+def test_locate_then_questions_from_the_trace(tmp_path, photo, registry):
+    backend = ScriptedBackend(script())
+
+    async def main():
+        async with service(tmp_path, backend, registry) as chat:
+            progress, reply = await turn(chat, "s1", "", image=photo)
+            stages = [e.stage for e in progress]
+            assert stages[:4] == ["scene", "detail", "semantic", "hypotheses"]
+            assert "commit" in stages and all(e.text for e in progress)
+            pred = reply.prediction
+            assert reply.intent == "locate" and pred["country_code"] == "FI"
+            assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+            assert "Aleksanterinkatu" in reply.text and "openstreetmap.org" in reply.text
+            assert len(reply.hypotheses) >= 2 and reply.trace_path and reply.evidence
+            calls = len(backend.calls)
+
+            _, why_not = await turn(chat, "s1", "why not Sweden?")
+            assert why_not.intent == "why"
+            assert "Stockholm" in why_not.text and "candidate" in why_not.text
+            _, why_not_norway = await turn(chat, "s1", "why not Norway?")
+            assert "never among the candidates" in why_not_norway.text
+            _, tools = await turn(chat, "s1", "what did the tools say?")
+            assert tools.intent == "evidence" and "osm." in tools.text
+            _, sure = await turn(chat, "s1", "how sure are you?")
+            assert sure.intent == "confidence" and f"{pred['confidence']:.2f}" in sure.text
+            _, alts = await turn(chat, "s1", "/alternatives")
+            assert "Stockholm" in alts.text and "Espoo" in alts.text
+            assert len(backend.calls) == calls, "questions are answered without the model"
+
+            _, chat_reply = await turn(chat, "s1", "tell me a story about this")
+            assert chat_reply.text == "The photo shows a Helsinki street."
+            history = await chat.history("s1")
+            assert [t.role for t in history] == ["user", "assistant"] * 7
+            assert history[0].image and history[1].reply.prediction == pred
+
+    asyncio.run(main())
+
+
+def test_a_hint_re_verifies_without_looking_at_the_photo_again(tmp_path, photo, registry):
+    backend = ScriptedBackend(script(detail=DETAIL_NO_STREET, hypotheses=espoo_guess))
+
+    async def main():
+        async with service(tmp_path, backend, registry) as chat:
+            _, first = await turn(chat, "s", image=photo)
+            assert (
+                distance_km(first.prediction["lat"], first.prediction["lon"], *ALEKSANTERINKATU)
+                > 20
+            )
+            n = len(backend.calls)
+            progress, second = await turn(chat, "s", "/hint Aleksanterinkatu")
+            assert second.intent == "hint" and second.hints == ["Aleksanterinkatu"]
+            stages = {s for s, _ in backend.calls[n:]}
+            assert stages <= {"hypotheses", "verification"}, stages
+            assert [e.stage for e in progress][0] == "hypotheses"
+            # the hint reached the model's prompts and the checked claims
+            assert "Aleksanterinkatu" in backend.calls[n][1][-1].text
+            pred = second.prediction
+            assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+            assert "moved" in second.text
+            _, why = await turn(chat, "s", "why?")
+            assert "Aleksanterinkatu" in why.text
+
+    asyncio.run(main())
+
+
+def test_bad_input_is_answered_in_the_chat_and_the_session_goes_on(tmp_path, photo, registry):
+    backend = ScriptedBackend(script())
+    not_image = tmp_path / "notes.txt"
+    not_image.write_text("hello")
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg at all")
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (9000, 8000)).save(bomb)  # 72 Mpx: over check_image's limit, tiny file
+
+    async def main():
+        async with service(tmp_path, backend, registry) as chat:
+            for text, image, expect in [
+                ("", None, "Empty message"),
+                ("   ", None, "Empty message"),
+                ("", not_image, "not an image"),
+                ("", corrupt, "corrupt"),
+                ("", bomb, "pixels"),
+                ("", tmp_path / "missing.jpg", "no such file"),
+                ("/image", None, "Which photo"),
+                ("/hint", None, "What do you know"),
+            ]:
+                _, reply = await turn(chat, "s", text, image=image)
+                assert reply.intent == "error" and expect in reply.text, (text, reply.text)
+            assert backend.calls == []
+            _, reply = await turn(chat, "s", "", image=photo)
+            assert reply.intent == "locate" and reply.prediction["lat"] is not None
+            _, reply = await turn(chat, "s", "", image=corrupt)
+            assert reply.intent == "error"
+            _, why = await turn(chat, "s", "/why")  # the located photo is still there
+            assert why.image == reply.image and "Aleksanterinkatu" in why.text
+
+    asyncio.run(main())
+
+
+def test_questions_before_any_photo_and_help_need_no_model(tmp_path, registry):
+    async def main():
+        ctx = ChatContext(backend="openai", base_url="http://127.0.0.1:9/v1", registry=registry)
+        async with ChatService(tmp_path / "s.sqlite", ctx) as chat:
+            _, why = await turn(chat, "x", "why?")
+            assert "No photo yet" in why.text
+            _, hint = await turn(chat, "x", "I think it is Finland")
+            assert hint.intent == "hint" and hint.hints == ["I think it is Finland"]
+            _, hello = await turn(chat, "x", "hello there")  # no model reachable: the help
+            assert hello.intent == "chat" and "/image PATH" in hello.text
+
+    asyncio.run(main())
+
+
+def test_concurrent_sessions_never_see_each_other(tmp_path, photo, registry):
+    other = tmp_path / "other.png"
+    Image.new("RGB", (50, 50), (10, 200, 10)).save(other)
+    backend = ScriptedBackend(script())
+
+    async def main():
+        async with service(tmp_path, backend, registry) as chat:
+
+            async def session(sid, image, hint):
+                _, located = await turn(chat, sid, image=image)
+                _, hinted = await turn(chat, sid, f"/hint {hint}")
+                return located, hinted, await chat.history(sid), await chat.state(sid)
+
+            (la, ha, hist_a, sa), (lb, hb, hist_b, sb) = await asyncio.gather(
+                session("a", photo, "taken in winter"), session("b", other, "near the sea")
+            )
+            assert ha.hints == ["taken in winter"] and hb.hints == ["near the sea"]
+            assert sa["photo"] != sb["photo"] and sa["hints"] != sb["hints"]
+            assert "near the sea" not in str(hist_a) and "taken in winter" not in str(hist_b)
+            assert {s.id for s in await chat.sessions()} == {"a", "b"}
+            assert await chat.delete("a") and not await chat.delete("nope")
+            assert await chat.history("a") == [] and len(await chat.history("b")) == 4
+
+    asyncio.run(main())
