@@ -124,7 +124,7 @@ def test_a_hint_re_verifies_without_looking_at_the_photo_again(tmp_path, photo, 
             assert second.intent == "hint" and second.hints == ["Aleksanterinkatu"]
             stages = {s for s, _ in backend.calls[n:]}
             assert stages <= {"hypotheses", "verification"}, stages
-            assert [e.stage for e in progress][0] == "hypotheses"
+            assert progress[0].stage == "hypotheses"
             # the hint reached the model's prompts and the checked claims
             assert "Aleksanterinkatu" in backend.calls[n][1][-1].text
             pred = second.prediction
@@ -197,7 +197,7 @@ def test_concurrent_sessions_never_see_each_other(tmp_path, photo, registry):
                 _, hinted = await turn(chat, sid, f"/hint {hint}")
                 return located, hinted, await chat.history(sid), await chat.state(sid)
 
-            (la, ha, hist_a, sa), (lb, hb, hist_b, sb) = await asyncio.gather(
+            (_, ha, hist_a, sa), (_, hb, hist_b, sb) = await asyncio.gather(
                 session("a", photo, "taken in winter"), session("b", other, "near the sea")
             )
             assert ha.hints == ["taken in winter"] and hb.hints == ["near the sea"]
