@@ -152,3 +152,17 @@ def test_missing_osm_index_is_warned_about(tmp_path, monkeypatch):
     out = json.loads(res.stdout)
     assert res.exit_code == 0 and out["prediction"]["rounds"] == 0
     assert distance_km(out["prediction"]["lat"], out["prediction"]["lon"], 60.1699, 24.9384) < 0.01
+
+
+def test_online_switches_every_tool_with_an_online_backend(monkeypatch):
+    from gre_agent.cli.locate import tool_settings
+    from gre_agent.tools import Registry
+
+    monkeypatch.setenv("GRE_OSM__ENDPOINT", "http://127.0.0.1:9/api/interpreter")
+    online = Registry(tool_settings(online=True), include_plugins=False)
+    offline = Registry(tool_settings(online=False), include_plugins=False)
+    assert online.settings.osm.endpoint == "http://127.0.0.1:9/api/interpreter"  # from env
+    for name in ("gazetteer.geocode", "osm.find_named", "wikipedia.search", "country.facts"):
+        assert online.get(name).backend == "online", name
+        assert offline.get(name).backend == "offline", name
+    assert online.get("geo.check").backend == "offline"  # it has no online backend

@@ -134,3 +134,34 @@ def test_result_points_and_evidence_matching():
     ] == (1.0, 2.0, "n2")
     # evidence without a matching tool call adds no point
     assert evidence_points([{"tool": "osm.find_named", "args": {"name": "x"}}], []) == []
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_map_renders_in_a_real_browser_without_network(tmp_path):
+    """Leaflet draws every marker and no script fails (folium's popups need jQuery; ours not)."""
+    import os
+    import shutil
+    import subprocess
+
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"no browser at {CHROMIUM}: run `make browser`")
+        import pytest
+
+        pytest.skip(f"no browser at {CHROMIUM}")
+    path = write_map(tmp_path / "m.html", [layer_from_result(fake_result())], tiles=None)
+    profile = tmp_path / "profile"
+    done = subprocess.run(
+        [str(CHROMIUM), "--headless=new", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--no-first-run",
+         "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=3000", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    shutil.rmtree(profile, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Uncaught" not in done.stderr, done.stderr[-2000:]
+    # 2 hypothesis circles + 2 hypothesis markers + 2 evidence + first guess + line + answer
+    assert done.stdout.count('class="leaflet-interactive"') == 9
