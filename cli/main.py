@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from gre_agent.cli.chat import chat_cmd
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
 from gre_agent.cli.locatability import app as locatability_app
 from gre_agent.cli.locate import locate_cmd
 from gre_agent.cli.serve import serve
+from gre_agent.cli.sessions import app as sessions_app
 from gre_agent.cli.tools import app as tools_app
 from gre_agent.cli.trace import app as trace_app
 
@@ -25,6 +27,8 @@ app.add_typer(locatability_app, name="locatability")
 app.command("serve")(serve)
 app.command("locate")(locate_cmd)
 app.add_typer(trace_app, name="trace")
+app.command("chat")(chat_cmd)
+app.add_typer(sessions_app, name="sessions")
 
 
 if __name__ == "__main__":

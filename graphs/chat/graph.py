@@ -228,8 +228,9 @@ async def recheck(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
     ctx = _ctx(runtime)
     assert state.photo is not None
     base = state.base if ctx.recheck == "verify" else None
+    earlier = (state.run or {}).get("hypotheses") or []
     run, new_base = await run_agent(
-        gre_context(ctx), state.photo, state.hints, _trace_dir(ctx), base=base
+        gre_context(ctx), state.photo, state.hints, _trace_dir(ctx), base=base, earlier=earlier
     )
     before = (state.run or {}).get("prediction") or {}
     after = run.get("prediction") or {}

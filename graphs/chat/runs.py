@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from gre_agent.graphs.gre import nodes
 from gre_agent.graphs.gre.context import Context
-from gre_agent.graphs.gre.evidence import Candidate, ranked
+from gre_agent.graphs.gre.evidence import Candidate, ranked, same_place
 from gre_agent.graphs.gre.graph import graph as gre_graph
 from gre_agent.graphs.gre.runner import context_config
 from gre_agent.graphs.gre.state import State
@@ -30,11 +31,31 @@ from gre_agent.graphs.gre.trace import header, write_trace
 BASE_KEYS = ("messages", "scene", "details", "semantics")
 
 
+async def rehypothesize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The hypotheses stage again (its prompt now holds the hints), joined with the last
+    run's candidates (given as input): they are checked again too, their evidence scores
+    reset since this round's checks score them anew. A model that fails here (or a replay
+    with no answer for the new prompt) thus keeps the earlier candidates, not a fallback."""
+    earlier = [Candidate.model_validate(c) for c in state.hypotheses]
+    update = await nodes.hypotheses(state, runtime)
+    fresh = [Candidate.model_validate(c) for c in update["hypotheses"]]
+    cands = [c for c in fresh if c.origin != "fallback"] or ([] if earlier else fresh)
+    for old in earlier:
+        if old.origin != "fallback" and not any(same_place(old, c) for c in cands):
+            cands.append(old.model_copy(update={"score": 0.0}))
+    if not cands:
+        cands = fresh
+    update["hypotheses"] = [c.model_dump() for c in ranked(cands)]
+    update["initial"] = update["hypotheses"][0] if cands else None
+    return update
+
+
 def build_recheck_graph():
     """hypotheses -> verify -> decide -> (verify | commit): the GRE agent's second half, on
-    the same nodes, started from a stored perception of the photo plus new hints."""
+    the same nodes, started from a stored perception of the photo, the last run's
+    candidates and the user's hints."""
     builder = StateGraph(State, input_schema=State, context_schema=Context)
-    builder.add_node("hypotheses", nodes.hypotheses)
+    builder.add_node("hypotheses", rehypothesize)
     builder.add_node("verify", nodes.verify)
     builder.add_node("decide", nodes.decide)
     builder.add_node("commit", nodes.commit)
@@ -56,6 +77,15 @@ def _short(text: Any, width: int = 90) -> str:
 
 def _where(h: dict[str, Any]) -> str:
     return ", ".join(p for p in (h.get("place"), h.get("country_code")) if p) or "unnamed"
+
+
+def _candidates(hyps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Candidate dicts from a run's hypothesis summaries (which add label, confidence...)."""
+    fields = set(Candidate.model_fields)
+    return [
+        Candidate.model_validate({k: v for k, v in h.items() if k in fields}).model_dump()
+        for h in hyps
+    ]
 
 
 def stage_line(node: str, update: dict[str, Any]) -> str:
@@ -165,15 +195,18 @@ async def run_agent(
     hints: list[str],
     trace_dir: Path,
     base: dict[str, Any] | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Run the agent (base given: re-verify from it); returns (compact run, base for later
-    re-verification). Errors end up in the run's `error`, never as an exception."""
+    """Run the agent (base given: re-verify from it and the `earlier` run's hypotheses);
+    returns (compact run, base for later re-verification). Errors end up in the run's
+    `error`, never as an exception."""
     writer = get_stream_writer()
     recheck = base is not None
     graph = recheck_graph if recheck else gre_graph
     inputs: dict[str, Any] = {"image": photo, "hints": list(hints)}
     if recheck:
         inputs.update({k: base[k] for k in BASE_KEYS if k in base}, started_at=time.time())
+        inputs["hypotheses"] = _candidates(earlier or [])
     config = {**context_config(ctx), "hints": list(hints), "recheck": recheck}
     head = header(photo, config)
     values: dict[str, Any] = {}

@@ -15,6 +15,7 @@
             ...
         await chat.sessions()      # [SessionInfo(id, title, created, updated, turns, ...)]
         await chat.history(sid)    # [Turn(role, text, image, reply)]
+        await chat.map_layer(sid)  # graphs.gre.map.MapLayer of the current answer
         await chat.delete(sid)
 
 Each session is one LangGraph thread in an AsyncSqliteSaver. Every step is written before
@@ -273,6 +274,15 @@ class ChatService:
                 reply = Reply.model_validate(extra["reply"]) if extra.get("reply") else None
                 turns.append(Turn(role="assistant", text=_text(msg.content), reply=reply))
         return turns
+
+    async def map_layer(self, session_id: str) -> Any:
+        """The session's current answer as a graphs.gre.map.MapLayer (None before any run):
+        hypotheses, first guess, evidence points, answer. Draw it with
+        `graphs.gre.map.write_map(path, [layer])` or `render_html(build_map([layer]))`."""
+        from gre_agent.graphs.chat.maps import run_layer
+
+        run = (await self.state(session_id)).get("run")
+        return run_layer(run) if run else None
 
     async def delete(self, session_id: str) -> bool:
         """Forget a session (its checkpoints and its row); False if there was none."""
