@@ -249,3 +249,52 @@ def test_corrupt_image_is_a_clear_error_not_a_crash(tmp_path, offline_registry):
         result.prediction is None and "corrupt" in result.error
     ) or "not an image" in result.error
     assert backend.calls == []
+
+
+def test_bilingual_signs_of_one_street_are_not_a_crossing(photo, offline_registry):
+    detail = (
+        'Textual clues: the street sign reads "Aleksanterinkatu" and below it, in Swedish, '
+        '"Alexandersgatan".'
+    )
+    backend = ScriptedBackend(
+        {
+            "scene": SCENE,
+            "detail": detail,
+            "semantic": SEMANTIC,
+            "hypotheses": espoo_guess,
+            "verification": keep,
+        }
+    )
+    result = run(photo, backend, offline_registry)
+    tools = [e.get("tool") for e in result.state["trace"] if e["type"] == "tool_call"]
+    assert "osm.street_intersection" not in tools
+    found = [e for e in result.state["evidence"] if e["kind"] == "street" and e["weight"] > 0]
+    assert len(found) == 1, "one street, counted once"
+    assert distance_km(result.prediction.lat, result.prediction.lon, *ALEKSANTERINKATU) < 1.0
+
+
+def test_two_candidates_give_the_same_prompts_every_run(photo, offline_registry):
+    two = (
+        '{"hypotheses": [{"place": "Helsinki", "country_code": "FI", "lat": 60.17, '
+        '"lon": 24.94, "radius_km": 10, "confidence": 0.6}, {"place": "Tampere", '
+        '"country_code": "FI", "lat": 61.50, "lon": 23.76, "radius_km": 10, '
+        '"confidence": 0.3}]}'
+    )
+    prompts = []
+    for _ in range(3):
+        backend = ScriptedBackend(
+            {
+                "scene": SCENE,
+                "detail": DETAIL_HELSINKI,
+                "semantic": SEMANTIC,
+                "hypotheses": two,
+                "verification": keep,
+            }
+        )
+        result = run(photo, backend, offline_registry)
+        prompts.append([m[-1].text for stage, m in backend.calls if stage == "verification"])
+        facts = [e for e in result.state["evidence"] if e["kind"] == "language"]
+        assert {e["candidate_key"] for e in facts} == {
+            h["key"] for h in result.state["hypotheses"] if h["place"] in ("Helsinki", "Tampere")
+        }, "both candidates get the language evidence"
+    assert prompts[0] == prompts[1] == prompts[2]

@@ -52,24 +52,28 @@ class Round:
             return None
         self.checked.add(key)
         self.calls += 1
+        # Slots are taken before the await, in launch order, so concurrent calls are
+        # recorded in a stable order whatever order they finish in.
+        slot = len(self.events)
+        self.events.append({})
+        error_slot = len(self.evidence)
+        self.evidence.append(None)  # type: ignore[arg-type]
         outcome = await self.registry.get(tool).run(args)
         event = {"type": "tool_call", "round": self.number, "claim": claim}
         event.update(outcome.model_dump(mode="json"))
-        self.events.append(event)
+        self.events[slot] = event
         if outcome.error is not None:
             self.errors += 1
-            self.evidence.append(
-                EvidenceItem(
-                    claim=claim,
-                    kind="error",
-                    tool=tool,
-                    args=outcome.args,
-                    ok=False,
-                    error=f"{outcome.error.kind}: {outcome.error.message}",
-                    effect="error",
-                    summary=f"check failed ({outcome.error.kind})",
-                    round=self.number,
-                )
+            self.evidence[error_slot] = EvidenceItem(
+                claim=claim,
+                kind="error",
+                tool=tool,
+                args=outcome.args,
+                ok=False,
+                error=f"{outcome.error.kind}: {outcome.error.message}",
+                effect="error",
+                summary=f"check failed ({outcome.error.kind})",
+                round=self.number,
             )
             return None
         return outcome
@@ -113,7 +117,7 @@ async def locate_candidates(r: Round, cands: list[Candidate]) -> None:
         query = c.place
         if not query and c.country_code:
             facts = await r.call(
-                f"facts:{c.country_code}",
+                f"capital:{c.country_code}",
                 "country.facts",
                 {"country_code": c.country_code},
                 f"country {c.country_code}",
@@ -318,7 +322,7 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
 
     if c.country_code and (claims.driving_side or claims.languages):
         facts = await r.call(
-            f"facts:{c.country_code}",
+            f"facts:{c.country_code}:{k}",  # per candidate: the evidence is each one's
             "country.facts",
             {"country_code": c.country_code},
             f"country {c.country_code}",
@@ -368,30 +372,39 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
             for s in streets
         )
     )
+    resolved: dict[str, str] = {}  # primary OSM name -> the text read in the image
     for street, out in zip(streets, outs, strict=True):
         if out is None:
             continue
         feats = out.result["features"]
         if feats:
             f = min(feats, key=lambda x: x.get("distance_m") or 0.0)
+            primary = f.get("name") or street
+            if primary in resolved:  # the same street under another name (fi/sv signs)
+                r.add(
+                    c,
+                    f"street '{street}'",
+                    "street",
+                    "osm.find_named",
+                    out.args,
+                    f"the same street as '{resolved[primary]}' ({primary})",
+                    "tool_error",
+                    "neutral",
+                )
+                continue
+            resolved[primary] = street
             r.add(
                 c,
                 f"street '{street}'",
                 "street",
                 "osm.find_named",
                 out.args,
-                f"OSM {f['osm_type']} {f['osm_id']} '{f.get('name')}' "
+                f"OSM {f['osm_type']} {f['osm_id']} '{primary}' "
                 f"{(f.get('distance_m') or 0) / 1000:.1f} km from the candidate",
                 "street_found",
                 "confirm",
             )
-            c.snap(
-                f["lat"],
-                f["lon"],
-                f"street {f.get('name') or street}",
-                WEIGHTS["street_found"],
-                1.0,
-            )
+            c.snap(f["lat"], f["lon"], f"street {primary}", WEIGHTS["street_found"], 1.0)
         else:
             r.add(
                 c,
@@ -403,8 +416,9 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
                 "street_missing",
                 "against",
             )
-    if len(streets) >= 2:
-        a, b = streets[0], streets[1]
+    distinct = list(resolved)  # crossings only between different streets
+    if len(distinct) >= 2:
+        a, b = distinct[0], distinct[1]
         out = await r.call(
             f"cross:{a}:{b}:{k}",
             "osm.street_intersection",
@@ -494,7 +508,10 @@ async def run_round(
         spawned += await check_exif(r, image, candidates)
     spawned += await check_places(r, claims, candidates)
     spawned += await check_landmarks(r, claims, candidates + spawned)
-    await asyncio.gather(*(check_candidate(r, claims, c) for c in top if c.located))
+    for c in top:  # one after another: evidence order (and so the next prompt) is stable
+        if c.located:
+            await check_candidate(r, claims, c)
+    r.evidence = [e for e in r.evidence if e is not None]  # drop slots of calls that worked
     return ranked(candidates + spawned), r
 
 
