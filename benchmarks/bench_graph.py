@@ -33,8 +33,13 @@ from gre_agent.tools import Registry  # noqa: E402
 from tests.scripted import ScriptedBackend  # noqa: E402
 from tests.test_graph_agent import DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess, keep  # noqa: E402
 
-SCRIPT = {"scene": SCENE, "detail": DETAIL_HELSINKI, "semantic": SEMANTIC,
-          "hypotheses": espoo_guess, "verification": keep}
+SCRIPT = {
+    "scene": SCENE,
+    "detail": DETAIL_HELSINKI,
+    "semantic": SEMANTIC,
+    "hypotheses": espoo_guess,
+    "verification": keep,
+}
 PHOTO_W, PHOTO_H, MAX_PIXELS = 1024, 768, 1024 * 28 * 28
 
 
@@ -65,10 +70,16 @@ def token_report(calls: list[list[Message]]) -> dict[str, float]:
         naive_sent += system + image_tokens() + prompt
         naive_new += prompt
     naive_new += system + image_tokens()  # the first request computes the shared prefix
-    return {"calls": len(calls), "image_tokens": image_tokens(),
-            "staged_sent": staged_sent, "staged_prefill_with_cache": staged_new,
-            "staged_image_encodings": 1, "naive_sent": naive_sent,
-            "naive_prefill_with_cache": naive_new, "naive_image_encodings": len(calls)}
+    return {
+        "calls": len(calls),
+        "image_tokens": image_tokens(),
+        "staged_sent": staged_sent,
+        "staged_prefill_with_cache": staged_new,
+        "staged_image_encodings": 1,
+        "naive_sent": naive_sent,
+        "naive_prefill_with_cache": naive_new,
+        "naive_image_encodings": len(calls),
+    }
 
 
 async def main(runs: int) -> None:
@@ -80,14 +91,18 @@ async def main(runs: int) -> None:
     import_pbf(sample_path("helsinki"), db)
     photo = tmp / "photo.jpg"
     Image.new("RGB", (PHOTO_W, PHOTO_H), (120, 130, 140)).save(photo)
-    registry = Registry(Settings(home=tmp / "home", offline=True, osm={"data_path": str(db)}),
-                        include_plugins=False)
+    registry = Registry(
+        Settings(home=tmp / "home", offline=True, osm={"data_path": str(db)}), include_plugins=False
+    )
 
     scripted = ScriptedBackend(SCRIPT)
-    recorded = await locate(photo, Context(backend_obj=scripted, registry=registry),
-                            trace_path=tmp / "recorded.jsonl")
-    print(f"recorded run: {recorded.prediction.place}, {recorded.prediction.country_code}, "
-          f"{recorded.prediction.tool_calls} tool calls, {len(scripted.calls)} model calls")
+    recorded = await locate(
+        photo, Context(backend_obj=scripted, registry=registry), trace_path=tmp / "recorded.jsonl"
+    )
+    print(
+        f"recorded run: {recorded.prediction.place}, {recorded.prediction.country_code}, "
+        f"{recorded.prediction.tool_calls} tool calls, {len(scripted.calls)} model calls"
+    )
 
     times = []
     for i in range(runs + 3):
@@ -99,19 +114,27 @@ async def main(runs: int) -> None:
         if i >= 3:  # the first runs load the offline indexes
             times.append(elapsed * 1000)
     times.sort()
-    print(f"agent overhead per image (replay backend, offline tools, {runs} runs): "
-          f"median {statistics.median(times):.1f} ms, p90 {times[int(0.9 * len(times)) - 1]:.1f} ms, "
-          f"min {times[0]:.1f} ms (target: median < 50 ms)")
+    print(
+        f"agent overhead per image (replay backend, offline tools, {runs} runs): "
+        f"median {statistics.median(times):.1f} ms, p90 {times[int(0.9 * len(times)) - 1]:.1f} ms, "
+        f"min {times[0]:.1f} ms (target: median < 50 ms)"
+    )
 
     report = token_report([msgs for _, msgs in scripted.calls])
-    print(f"prompt tokens per image ({report['calls']} model calls, a {PHOTO_W}x{PHOTO_H} photo "
-          f"= {report['image_tokens']} image tokens):")
-    print(f"  staged conversation: {report['staged_sent']} sent, "
-          f"{report['staged_prefill_with_cache']} to prefill with a prefix cache, "
-          f"image encoded {report['staged_image_encodings']}x")
-    print(f"  naive (image resent each stage): {report['naive_sent']} sent, "
-          f"{report['naive_prefill_with_cache']} to prefill with a prefix cache, "
-          f"image encoded {report['naive_image_encodings']}x without a cache")
+    print(
+        f"prompt tokens per image ({report['calls']} model calls, a {PHOTO_W}x{PHOTO_H} photo "
+        f"= {report['image_tokens']} image tokens):"
+    )
+    print(
+        f"  staged conversation: {report['staged_sent']} sent, "
+        f"{report['staged_prefill_with_cache']} to prefill with a prefix cache, "
+        f"image encoded {report['staged_image_encodings']}x"
+    )
+    print(
+        f"  naive (image resent each stage): {report['naive_sent']} sent, "
+        f"{report['naive_prefill_with_cache']} to prefill with a prefix cache, "
+        f"image encoded {report['naive_image_encodings']}x without a cache"
+    )
 
 
 if __name__ == "__main__":

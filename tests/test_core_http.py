@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 
@@ -37,7 +38,10 @@ class EchoTool(Tool):
     def online(self, args: EchoArgs) -> EchoResult:
         cfg = self.settings.geo
         data = request_json(
-            self.session(), "GET", f"{cfg.endpoint}/echo", params={"w": args.word},
+            self.session(),
+            "GET",
+            f"{cfg.endpoint}/echo",
+            params={"w": args.word},
             timeout=cfg.timeout_s,
         )
         return EchoResult(echo=data["echo"])
@@ -45,7 +49,8 @@ class EchoTool(Tool):
 
 def make(tmp_path, httpserver, cache_mode=CacheMode.read_write, **geo) -> EchoTool:
     settings = Settings(
-        home=tmp_path, cache_mode=cache_mode,
+        home=tmp_path,
+        cache_mode=cache_mode,
         geo=fast_http(endpoint=httpserver.url_for("").rstrip("/"), **geo),
     )
     return EchoTool(settings)
@@ -178,7 +183,7 @@ def test_rate_limit_spaces_concurrent_requests(tmp_path, httpserver):
 
     outcomes = asyncio.run(many())
     assert all(o.ok for o in outcomes)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(arrivals) == 5 and min(gaps) >= 0.23
 
 

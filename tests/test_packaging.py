@@ -19,7 +19,11 @@ def run_py(code: str, cwd: Path, **env: str) -> str:
     """Run code in a fresh interpreter outside the repo (so the repo is not on sys.path)."""
     full_env = {**os.environ, **env}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -43,7 +47,9 @@ def test_built_wheel_has_only_the_namespace_and_imports(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = dist.glob("gre_agent-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -57,12 +63,14 @@ def test_built_wheel_has_only_the_namespace_and_imports(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     out = run_py(
         "import gre_agent.tools.base as b, gre_agent.tools.registry as r; "
         "print(b.__file__); print(len(r.BUILTIN))",
-        cwd=tmp_path, PYTHONPATH=str(target),
+        cwd=tmp_path,
+        PYTHONPATH=str(target),
     )
     file, count = out.splitlines()
     assert Path(file).is_relative_to(target)
@@ -73,9 +81,19 @@ def test_built_wheel_has_only_the_namespace_and_imports(tmp_path):
 def plugin_site(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(PLUGIN)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PLUGIN),
+        ],
+        check=True,
+        capture_output=True,
     )
     return target
 
@@ -89,7 +107,8 @@ def test_plugin_tool_is_discovered_and_runs(plugin_site, tmp_path):
         "o = asyncio.run(tool.run({'place': 'Hobart', 'lat': -42.88}))\n"
         "lc = to_langchain(tool)\n"
         "print(json.dumps({'names': reg.names(), 'result': o.result, 'lc': lc.name}))",
-        cwd=tmp_path, PYTHONPATH=str(plugin_site),
+        cwd=tmp_path,
+        PYTHONPATH=str(plugin_site),
     )
     data = json.loads(out)
     assert "hello.greet" in data["names"] and "gazetteer.geocode" in data["names"]
@@ -101,17 +120,29 @@ def test_plugin_tool_through_cli(plugin_site, tmp_path):
     gre = Path(sys.executable).with_name("gre")
     env = {**os.environ, "PYTHONPATH": str(plugin_site)}
     listed = subprocess.run(
-        [str(gre), "tools", "list", "--json"], cwd=tmp_path, env=env, capture_output=True,
-        text=True, check=True,
+        [str(gre), "tools", "list", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "hello.greet" in {spec["name"] for spec in json.loads(listed.stdout)}
     called = subprocess.run(
         [str(gre), "tools", "call", "hello.greet", "--args", '{"place": "Oslo", "lat": 59.9}'],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(called.stdout)["hemisphere"] == "north"
     bad = subprocess.run(
         [str(gre), "tools", "call", "hello.greet", "--args", '{"place": "X", "lat": 123}'],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert bad.returncode == 2 and "invalid_args" in bad.stderr

@@ -15,9 +15,17 @@ from gre_agent.tools.registry import BUILTIN
 runner = CliRunner()
 
 EXPECTED = {
-    "gazetteer.geocode", "gazetteer.reverse", "osm.features_near", "osm.find_named",
-    "osm.street_intersection", "wikipedia.search", "wikipedia.page", "wikipedia.geosearch",
-    "exif.gps", "country.facts", "geo.check",
+    "gazetteer.geocode",
+    "gazetteer.reverse",
+    "osm.features_near",
+    "osm.find_named",
+    "osm.street_intersection",
+    "wikipedia.search",
+    "wikipedia.page",
+    "wikipedia.geosearch",
+    "exif.gps",
+    "country.facts",
+    "geo.check",
 }
 
 
@@ -57,7 +65,8 @@ def test_tools_list_table():
 
 def test_tools_call_prints_json_result():
     result = runner.invoke(
-        app, ["tools", "call", "gazetteer.geocode", "--offline", "--args", '{"query": "Gothenburg"}']
+        app,
+        ["tools", "call", "gazetteer.geocode", "--offline", "--args", '{"query": "Gothenburg"}'],
     )
     assert result.exit_code == 0, result.output
     top = json.loads(result.stdout)["candidates"][0]

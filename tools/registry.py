@@ -72,7 +72,9 @@ def discover(include_plugins: bool = True) -> dict[str, type[Tool]]:
                 continue
             for cls in classes:
                 if cls.name in found:
-                    log.warning("plugin %s redefines tool %s; keeping the first", ep.value, cls.name)
+                    log.warning(
+                        "plugin %s redefines tool %s; keeping the first", ep.value, cls.name
+                    )
                     continue
                 found[cls.name] = cls
     return found
