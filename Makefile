@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv vllm-venv demo test lint bench clean
+.PHONY: venv vllm-venv browser demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -54,7 +54,18 @@ $(VLLM_STAMP): tests/vllm_sitecustomize.py
 	$(VLLM_VENV)/bin/python -c "import vllm, torchvision"
 	touch $(VLLM_STAMP)
 
-test: lint vllm-venv
+# Debian's Chromium for the web chat's browser tests: Playwright (a pip package of the test
+# extra) drives /usr/bin/chromium, so no `playwright install` and no browser download.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium; }
+	@test -x $(CHROMIUM) && $(CHROMIUM) --version 2>/dev/null
+
+test: lint vllm-venv browser
 	$(PY) -m pytest
 
 bench: venv

@@ -1,0 +1,146 @@
+"""What the web chat shows beside the conversation: the answer, the evidence, the map.
+
+Plain functions from the GRE graph's state (prediction, evidence, trace) to Markdown and
+HTML strings; no Gradio here, so they are cheap to test. Everything the model or a tool
+wrote is escaped: it is shown, never interpreted.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from gre_agent.cli.locate import country_name
+
+# Symbols every font has (headless Chromium on a server has no colour-emoji font).
+EFFECT_MARKS = {
+    "confirm": "✔✔",
+    "support": "✔",
+    "move": "➜",
+    "against": "✘",
+    "reject": "✘✘",
+    "neutral": "○",
+    "error": "⚠",
+}
+MAP_HEIGHT_PX = 440
+NO_MAP = "<div class='gre-no-map'>The map appears here once a photo has been located.</div>"
+
+
+def esc(text: Any) -> str:
+    """Model or tool text made inert in Markdown: HTML escaped, Markdown markers neutral."""
+    s = html.escape(" ".join(str(text).split()), quote=False)
+    for ch in "\\`*_[]#|~":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+URL = re.compile(r"https?://[^\s<>]+")
+
+
+def esc_links(text: str) -> str:
+    """Like `esc`, line by line, with the URLs in it kept clickable."""
+    out = []
+    for line in (text or "").splitlines():
+        parts, last = [], 0
+        for m in URL.finditer(line):
+            parts += [esc(line[last : m.start()]), f"<{m.group(0)}>"]
+            last = m.end()
+        parts.append(esc(line[last:]))
+        out.append(" ".join(p for p in parts if p))
+    return "\n".join(out)
+
+
+def progress_markdown(lines: list[tuple[str, str]]) -> str:
+    """The agent's finished stages so far, one line each."""
+    return "\n".join(f"- ✓ **{esc(stage)}** {esc(text)}" for stage, text in lines)
+
+
+def answer_markdown(prediction: dict[str, Any] | None, error: str | None = None) -> str:
+    """The answer card: coordinates, place, country, confidence, checks, an OSM link."""
+    if error:
+        return f"**Could not locate the photo.** {esc(error)}"
+    if not prediction:
+        return "_No answer yet: attach a photo and send it._"
+    lat, lon = prediction.get("lat"), prediction.get("lon")
+    if lat is None or lon is None:
+        reason = prediction.get("reasoning") or prediction.get("status") or "no place found"
+        return f"**No place found.** {esc(reason)}"
+    code = prediction.get("country_code")
+    country = country_name(code)
+    place = ", ".join(p for p in (prediction.get("place"), prediction.get("admin1")) if p)
+    rows = [
+        ("coordinates", f"{lat:.5f}, {lon:.5f}"),
+        ("place", place or "-"),
+        ("country", f"{country} ({code})" if country else code or "-"),
+        ("confidence", f"{prediction.get('confidence') or 0:.2f} ({prediction.get('status')})"),
+        (
+            "checks",
+            f"{prediction.get('rounds', 0)} round(s), {prediction.get('tool_calls', 0)} tool "
+            f"call(s), {prediction.get('tool_errors', 0)} error(s)",
+        ),
+    ]
+    lines = ["### Answer", ""]
+    lines += [f"- **{k}**: {esc(v)}" for k, v in rows]
+    url = f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map=16/{lat:.5f}/{lon:.5f}"
+    lines += ["", f"[open in OpenStreetMap]({url})"]
+    return "\n".join(lines)
+
+
+def evidence_markdown(evidence: list[dict[str, Any]]) -> str:
+    """The checked claims, strongest first: effect, claim, tool, what it found, for whom."""
+    if not evidence:
+        return "_No evidence yet._"
+    items = sorted(evidence, key=lambda e: -abs(float(e.get("weight") or 0.0)))
+    lines = ["### Evidence", ""]
+    for e in items:
+        effect = e.get("effect") or "neutral"
+        mark = EFFECT_MARKS.get(effect, "○")
+        bits = [f"{mark} **{esc(e.get('claim') or '?')}**"]
+        if e.get("candidate"):
+            bits.append(f"for {esc(e['candidate'])}")
+        bits.append(f"({esc(e.get('tool') or 'reasoning')}, {esc(effect)})")
+        line = " ".join(bits)
+        detail = e.get("error") or e.get("summary")
+        if detail:
+            line += f": {esc(detail)}"
+        lines.append(f"- {line}")
+    return "\n".join(lines)
+
+
+def map_layer(run: dict[str, Any]) -> Any:
+    """The map layer of a chat session's last GRE run (graphs.chat.runs.compact_run):
+    hypotheses, first guess, answer, and the checked claims drawn where the tools found
+    them (the tool results are read back from the run's trace)."""
+    from gre_agent.graphs.gre.map import MapLayer, evidence_points
+    from gre_agent.graphs.gre.trace import read_trace
+
+    events: list[dict[str, Any]] = []
+    if run.get("trace_path"):
+        try:
+            events = read_trace(run["trace_path"])[1]
+        except (OSError, ValueError):  # TraceError and bad JSON are ValueErrors
+            events = []  # a trace deleted or damaged since: the map shows the places only
+    return MapLayer(
+        image=str(run.get("photo") or ""),
+        prediction=run.get("prediction"),
+        hypotheses=list(run.get("hypotheses") or []),
+        initial=run.get("initial"),
+        evidence=evidence_points(run.get("evidence") or [], events),
+        error=run.get("error"),
+    )
+
+
+def map_iframe(layers: list[Any], tiles: str | None) -> str:
+    """The folium map as an iframe whose srcdoc holds the whole page (Leaflet inlined, so
+    the browser fetches nothing but tiles, and none when `tiles` is None)."""
+    from gre_agent.graphs.gre.map import build_map, render_html
+
+    if not any(layer.points() for layer in layers):
+        return NO_MAP
+    page = render_html(build_map(layers, tiles=tiles), assets="inline")
+    return (
+        f'<iframe class="gre-map" title="map of hypotheses, evidence and answer" '
+        f'style="width:100%;height:{MAP_HEIGHT_PX}px;border:0" '
+        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
+    )
