@@ -14,6 +14,7 @@ from gre_agent.cli.sessions import app as sessions_app
 from gre_agent.cli.tools import app as tools_app
 from gre_agent.cli.trace import app as trace_app
 from gre_agent.cli.web import web_cmd
+from gre_agent.cli.web import web_cmd
 
 app = typer.Typer(
     name="gre",
@@ -30,6 +31,7 @@ app.command("locate")(locate_cmd)
 app.add_typer(trace_app, name="trace")
 app.command("chat")(chat_cmd)
 app.add_typer(sessions_app, name="sessions")
+app.command("web")(web_cmd)
 app.command("web")(web_cmd)
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("gradio")
-
-from gre_agent.cli.main import app  # noqa: E402
-from gre_agent.cli.web import is_loopback  # noqa: E402
-from gre_agent.cli.web_app import EMPTY_MESSAGE, WebChat, build_app, reply_markdown  # noqa: E402
-from gre_agent.cli.web_view import (  # noqa: E402
+from gre_agent.cli.main import app
+from gre_agent.cli.web import is_loopback
+from gre_agent.cli.web_app import EMPTY_MESSAGE, WebChat, build_app, reply_markdown
+from gre_agent.cli.web_view import (
     NO_MAP,
     answer_markdown,
     esc,
@@ -23,8 +22,8 @@ from gre_agent.cli.web_view import (  # noqa: E402
     map_iframe,
     map_layer,
 )
-from gre_agent.graphs.gre.trace import header, write_trace  # noqa: E402
-from tests.web_support import corrupt_jpeg, make_web_chat, photo, png_bomb, text_file  # noqa: E402
+from gre_agent.graphs.gre.trace import header, write_trace
+from tests.web_support import corrupt_jpeg, make_web_chat, photo, png_bomb, text_file
 
 LOADS = re.compile(r'<(?:script|link|img|iframe)[^>]+(?:src|href)="([^"]+)"')
 
@@ -150,14 +149,15 @@ async def test_a_photo_streams_stages_then_answer_evidence_and_map(web, tmp_path
     new = await web.new_session()
     sid = new[0].value if hasattr(new[0], "value") else new[0]["value"]
     updates = await send(web, sid, "where is this?", [str(photo(tmp_path / "street.jpg"))])
-    chat, box, answer, evidence, map_html = updates[-1]
+    chat, _box, answer, evidence, map_html = updates[-1]
     assert len(updates) >= 6, "the agent's stages stream in before the answer"
     assert chat[0]["content"] == {"path": str(tmp_path / "street.jpg")}
     assert chat[1]["content"] == "where is this?"
     stages = chat[2]
     assert stages["metadata"]["status"] == "done" and "commit" in stages["content"]
-    assert "Aleksanterinkatu" in chat[-1]["content"] and "<https://www.openstreetmap.org" in (
-        chat[-1]["content"]
+    assert (
+        "Aleksanterinkatu" in chat[-1]["content"]
+        and "<https://www.openstreetmap.org" in (chat[-1]["content"])
     )
     assert "Finland (FI)" in answer and "Aleksanterinkatu" in evidence
     assert "<iframe" in map_html and "leaflet" in map_html.lower()
@@ -204,15 +204,10 @@ async def test_an_empty_message_gets_a_hint_and_changes_nothing(web):
 async def test_a_page_opened_with_a_session_resumes_it(web, tmp_path):
     await send(web, "kept", "", [str(photo(tmp_path / "p.jpg"))])
 
-    class Req:
-        query_params = {"session": "kept"}
-
-    dropdown, chat, answer, *_ = await web.load(Req())
+    dropdown, chat, answer, *_ = await web.load(SimpleNamespace(query_params={"session": "kept"}))
     assert dropdown.value == "kept" and "Finland" in answer
     assert "chat-images" in chat[0]["content"]["path"], "the photo as the session stored it"
     assert "Aleksanterinkatu" in chat[1]["content"] and len(chat) == 2
-    unknown = Req()
-    unknown.query_params = {"session": "no-such-session"}
-    fresh = await web.load(unknown)
+    fresh = await web.load(SimpleNamespace(query_params={"session": "no-such-session"}))
     assert fresh[0].value != "no-such-session" and fresh[1] == []
     assert json.dumps(fresh[0].choices)  # labels and ids are plain strings
