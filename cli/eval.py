@@ -301,3 +301,128 @@ def run_cmd(
         + ", ".join(f"@{k} km {_pct(run_score.acc_km[k])}%" for k in keys)
         + f"; n = {run_score.n}, failed {run_score.n_failed}"
     )
+
+
+# -- gre eval merge / report / compare -------------------------------------------------------
+
+
+@app.command("merge")
+def merge_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (shards) to merge.")],
+    out: Annotated[Path, typer.Option("--out", help="New run folder for the merged run.")],
+) -> None:
+    """Merge shards run on several machines: rows deduplicated by id, traces copied;
+    the runs must share the dataset fingerprint and configuration."""
+    from gre_agent.evals._manifest import ManifestError
+    from gre_agent.evals._results import ResultsError
+    from gre_agent.evals.merge import merge_runs
+
+    try:
+        summary = merge_runs(runs, out)
+    except (ManifestError, ResultsError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    err.print(
+        f"merged {len(runs)} runs into {out}: {summary.rows} rows, "
+        f"{summary.duplicates} duplicate ids dropped"
+    )
+    if summary.missing_shards:
+        err.print(f"[yellow]shards not merged:[/] {', '.join(summary.missing_shards)}")
+    if summary.traces_missing:
+        err.print(f"[yellow]{summary.traces_missing} traces missing in the inputs[/]")
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (gre eval run --out).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default RUN_DIR/report).")
+    ] = None,
+    distance: Annotated[str, typer.Option("--distance", help="geodesic or haversine.")] = (
+        "geodesic"
+    ),
+    benchmark: Annotated[
+        str | None,
+        typer.Option(
+            "--benchmark",
+            help="Published numbers to compare with: im2gps3k, yfcc4k, gws15k, greval, osv5m "
+            "(default: from the dataset format).",
+        ),
+    ] = None,
+    tiles: Annotated[
+        str,
+        typer.Option(
+            "--tiles",
+            envvar="GRE_MAP_TILES",
+            help="Map tile URL template ({z}/{x}/{y}); 'none' (default) draws no background, "
+            "so the report needs no network.",
+        ),
+    ] = "none",
+    worst: Annotated[int, typer.Option("--worst", help="Worst cases listed.")] = 20,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Resamples for CIs.")] = 1000,
+) -> None:
+    """Write RUN_DIR/report/: report.md, report.html, accuracy and error-CDF plots, a
+    world map of predictions and errors, worst cases linked to their traces."""
+    from gre_agent.evals._manifest import ManifestError
+    from gre_agent.evals._results import ResultsError
+    from gre_agent.evals.report import write_report
+
+    if distance not in ("geodesic", "haversine"):
+        err.print(f"[red]error:[/] --distance must be geodesic or haversine, not {distance!r}")
+        raise typer.Exit(EXIT_USAGE)
+    method: DistanceMethod = "haversine" if distance == "haversine" else "geodesic"
+    try:
+        files = write_report(
+            run_dir,
+            out,
+            distance=method,
+            benchmark=benchmark,
+            tiles=None if tiles.lower() in ("", "none") else tiles,
+            worst=worst,
+            bootstrap=bootstrap,
+        )
+    except (ManifestError, ResultsError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    s = files.score
+    err.print(
+        f"{s.n} images, {s.n_failed} failed; "
+        + ", ".join(f"@{k} km {_pct(v)}%" for k, v in s.acc_km.items())
+    )
+    typer.echo(str(files.markdown))
+    typer.echo(str(files.html))
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Run A (e.g. the agent).")],
+    run_b: Annotated[Path, typer.Argument(help="Run B (e.g. single-shot).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write Markdown here.")] = None,
+    distance: Annotated[str, typer.Option("--distance", help="geodesic or haversine.")] = (
+        "geodesic"
+    ),
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Paired resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+) -> None:
+    """Paired comparison of two runs: both accuracy tables, per-image differences, and a
+    paired bootstrap interval on each accuracy difference (A - B)."""
+    from gre_agent.evals._manifest import ManifestError
+    from gre_agent.evals._results import ResultsError
+    from gre_agent.evals.compare import compare_runs, comparison_markdown
+
+    if distance not in ("geodesic", "haversine"):
+        err.print(f"[red]error:[/] --distance must be geodesic or haversine, not {distance!r}")
+        raise typer.Exit(EXIT_USAGE)
+    method: DistanceMethod = "haversine" if distance == "haversine" else "geodesic"
+    try:
+        c = compare_runs(run_a, run_b, distance=method, bootstrap=bootstrap, seed=seed)
+    except (ManifestError, ResultsError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    text = comparison_markdown(c)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    if not c.same_dataset:
+        err.print("[yellow]warning:[/] the runs' dataset fingerprints differ")
+    typer.echo(c.model_dump_json(indent=2) if as_json else text)

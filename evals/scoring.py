@@ -87,6 +87,8 @@ def score_results(
     seed: int = 0,
     admin: str = "auto",
 ) -> RunScore:
+    # by id: the numbers (bootstrap draws, float sums) never depend on completion order
+    rows = sorted(rows, key=lambda r: str(r.get("id")))
     answered: list[PredictionRow] = []
     failures: Counter[str] = Counter()
     d_all = np.full(len(rows), np.inf)  # failures: infinitely far
