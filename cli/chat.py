@@ -97,7 +97,7 @@ def print_reply(reply: Any) -> None:
 def print_history(turns: list[Any]) -> None:
     for t in turns:
         if t.role == "user":
-            photo = f" [dim][photo {escape(t.image)}][/]" if t.image else ""
+            photo = f" [dim]\\[photo {escape(t.image)}][/]" if t.image else ""
             console.print(f"[bold]you>[/] {escape(t.text)}{photo}")
         else:
             lines = t.text.splitlines() or [""]

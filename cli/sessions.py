@@ -69,7 +69,7 @@ def show_cmd(
     turns, interrupted = found
     for t in turns:
         if t.role == "user":
-            photo = f" [dim][photo {escape(t.image)}][/]" if t.image else ""
+            photo = f" [dim]\\[photo {escape(t.image)}][/]" if t.image else ""
             console.print(f"[bold]you>[/] {escape(t.text)}{photo}")
         elif t.reply is not None:
             print_reply(t.reply)

@@ -169,7 +169,7 @@ class ChatService:
         stored = self.store_image(image) if image else None
         extra = {"image": stored} if stored else {}
         message = HumanMessage(content=text or "", additional_kwargs=extra)
-        await self._touch(session_id, _title(text or "", stored))
+        await self._touch(session_id, _title(text or "", str(image) if image else None))
         async for event in self._run(session_id, {"messages": [message], "image": stored}, config):
             yield event
 
