@@ -118,3 +118,66 @@ def test_langgraph_dev_serves_the_graph(langgraph_server, tmp_path):
     pred = state["prediction"]
     assert (pred["lat"], pred["lon"]) == (local.prediction.lat, local.prediction.lon)
     assert pred["answer_text"] == ANSWER
+
+
+def test_langgraph_dev_serves_the_chat_graph(langgraph_server, tmp_path):
+    """The chat graph through the server's HTTP API: a message with an image path gets the
+    agent's answer; a follow-up on the same thread is answered from the stored run."""
+    from langgraph_sdk import get_client
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (10, 120, 40)).save(photo)
+    local = asyncio.run(
+        locate(
+            photo,
+            Context(mode="single", backend_obj=ScriptedBackend({"gre": ANSWER})),
+            trace_path=tmp_path / "single.jsonl",
+        )
+    )
+    context = {
+        "mode": "single",
+        "backend": "replay",
+        "replay_path": str(tmp_path / "single.jsonl"),
+        "offline": True,
+        "trace_dir": str(tmp_path / "traces"),
+    }
+
+    async def remote():
+        client = get_client(url=langgraph_server)
+        try:
+            assert await client.assistants.search(graph_id="chat"), "the chat graph is registered"
+            thread = await client.threads.create()
+            first = await client.runs.wait(
+                thread["thread_id"],
+                "chat",
+                input={"messages": [{"role": "user", "content": f"/image {photo}"}]},
+                context=context,
+            )
+            stages = [
+                chunk.data
+                async for chunk in client.runs.stream(
+                    thread["thread_id"],
+                    "chat",
+                    input={"messages": [{"role": "user", "content": "how sure are you?"}]},
+                    context=context,
+                    stream_mode=["custom", "values"],
+                )
+                if chunk.event == "custom"
+            ]
+            state = await client.threads.get_state(thread["thread_id"])
+            return first, stages, state["values"]
+        finally:
+            await client.aclose()
+
+    first, stages, values = asyncio.run(remote())
+    reply = first["reply"]
+    assert reply["intent"] == "locate"
+    assert (reply["prediction"]["lat"], reply["prediction"]["lon"]) == (
+        local.prediction.lat,
+        local.prediction.lon,
+    )
+    assert stages == []  # the follow-up ran no agent stage
+    messages = values["messages"]
+    assert [m["type"] for m in messages] == ["human", "ai", "human", "ai"]
+    assert "Confidence" in messages[-1]["content"]
+    assert messages[0]["additional_kwargs"]["image"] == str(photo)

@@ -12,6 +12,7 @@ run works with no model at all.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -96,8 +97,9 @@ async def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict[st
     msg = _last_user(state)
     if msg is None:
         return _error(prompts.EMPTY)
+    # File work runs in threads: a server's event loop (langgraph dev) must not block.
     try:
-        text, inline = _content(msg)
+        text, inline = await asyncio.to_thread(_content, msg)
     except ImageError as exc:
         return _error(f"That upload cannot be used as a photo: {exc}")
     image = state.image or inline or (msg.additional_kwargs or {}).get("image")
@@ -109,7 +111,7 @@ async def understand(state: ChatState, runtime: Runtime[ChatContext]) -> dict[st
         return _error("Which photo? /image PATH")
     if image:
         try:
-            check_image(image)
+            await asyncio.to_thread(check_image, image)
         except ImageError as exc:
             return _error(f"That file cannot be used as a photo: {exc}")
         image = str(Path(image).expanduser())
@@ -148,7 +150,7 @@ async def _ask_model(ctx: ChatContext, question: str, max_tokens: int = 200) -> 
     from gre_agent.graphs.gre.model import backend_for
 
     try:
-        backend = backend_for(gre_context(ctx))
+        backend = await asyncio.to_thread(backend_for, gre_context(ctx))  # reads settings
         completion = await backend.complete(
             [Message.system(prompts.CHAT_SYSTEM), Message.user(question)], max_tokens=max_tokens
         )
@@ -218,8 +220,10 @@ async def locate(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, A
     """A new photo: the whole agent, with any hints given so far."""
     ctx = _ctx(runtime)
     assert state.photo is not None
-    run, base = await run_agent(gre_context(ctx), state.photo, state.hints, _trace_dir(ctx))
-    reply = _reply(state, "locate", _located_text(run), run)
+    trace_dir = await asyncio.to_thread(_trace_dir, ctx)
+    run, base = await run_agent(gre_context(ctx), state.photo, state.hints, trace_dir)
+    text = await asyncio.to_thread(_located_text, run)
+    reply = _reply(state, "locate", text, run)
     return {"run": run, "base": base, "runs": state.runs + 1, **_said(reply)}
 
 
@@ -229,8 +233,9 @@ async def recheck(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
     assert state.photo is not None
     base = state.base if ctx.recheck == "verify" else None
     earlier = (state.run or {}).get("hypotheses") or []
+    trace_dir = await asyncio.to_thread(_trace_dir, ctx)
     run, new_base = await run_agent(
-        gre_context(ctx), state.photo, state.hints, _trace_dir(ctx), base=base, earlier=earlier
+        gre_context(ctx), state.photo, state.hints, trace_dir, base=base, earlier=earlier
     )
     before = (state.run or {}).get("prediction") or {}
     after = run.get("prediction") or {}
@@ -245,7 +250,7 @@ async def recheck(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
         lines.append(
             f"Confidence {before.get('confidence', 0):.2f} -> {after.get('confidence', 0):.2f}."
         )
-    lines.append(_located_text(run))
+    lines.append(await asyncio.to_thread(_located_text, run))
     reply = _reply(state, state.intent or "recheck", "\n".join(lines), run)
     return {"run": run, "base": new_base or state.base, "runs": state.runs + 1, **_said(reply)}
 
@@ -266,7 +271,8 @@ async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
     if intent == "error":
         reply = _reply(state, "error", state.text, run, error=state.text)
     elif intent in ANSWERS:
-        reply = _reply(state, intent, ANSWERS[intent](run, state.text), run)
+        text = await asyncio.to_thread(ANSWERS[intent], run, state.text)  # pycountry loads
+        reply = _reply(state, intent, text, run)
     elif intent == "hint":
         text = f"Noted ({state.text}). I will use it for the next photo: /image PATH"
         reply = _reply(state, "hint", text, run)
@@ -276,7 +282,7 @@ async def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
         ctx = _ctx(runtime)
         said = None
         if ctx.chat_model:
-            found = _located_text(run) if run else "No photo has been located yet."
+            found = await asyncio.to_thread(_located_text, run) if run else "No photo yet."
             said = await _ask_model(
                 ctx, prompts.CHAT_QUESTION.format(question=state.text, found=found)
             )

@@ -9,6 +9,7 @@ last completed stage. Each finished stage is reported as a custom stream event
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -208,7 +209,7 @@ async def run_agent(
         inputs.update({k: base[k] for k in BASE_KEYS if k in base}, started_at=time.time())
         inputs["hypotheses"] = _candidates(earlier or [])
     config = {**context_config(ctx), "hints": list(hints), "recheck": recheck}
-    head = header(photo, config)
+    head = await asyncio.to_thread(header, photo, config)  # hashes the photo: off the loop
     values: dict[str, Any] = {}
     found_base = base
     error = None
@@ -230,6 +231,6 @@ async def run_agent(
         events.append({"type": "error", "kind": error.split(":")[0], "message": error})
     stem = Path(photo).stem + ("-recheck" if recheck else "")
     name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
-    path = write_trace(trace_dir / name, head, events)
+    path = await asyncio.to_thread(write_trace, trace_dir / name, head, events)
     run = compact_run("recheck" if recheck else "locate", photo, hints, values, path, error)
     return run, found_base
