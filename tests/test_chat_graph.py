@@ -208,3 +208,40 @@ def test_concurrent_sessions_never_see_each_other(tmp_path, photo, registry):
             assert await chat.history("a") == [] and len(await chat.history("b")) == 4
 
     asyncio.run(main())
+
+
+def test_chat_on_the_tiny_random_qwen(tmp_path, photo, registry, tiny_qwen_dir):
+    """Random text from a real transformers model: every turn still ends in a reply."""
+    import torch
+
+    from gre_agent.agent.backends import TransformersBackend
+    from gre_agent.core.settings import ModelSettings
+
+    torch.set_num_threads(1)
+    backend = TransformersBackend(
+        ModelSettings(
+            backend="transformers",
+            model=str(tiny_qwen_dir),
+            max_tokens=24,
+            device="cpu",
+            dtype="float32",
+        )
+    )
+
+    async def main():
+        async with service(tmp_path, backend, registry, max_rounds=1) as chat:
+            progress, located = await turn(chat, "t", image=photo)
+            assert located.intent == "locate" and located.prediction is not None
+            assert {"scene", "detail", "semantic", "hypotheses", "commit"} <= {
+                e.stage for e in progress
+            }
+            _, hinted = await turn(chat, "t", "I think it is in Finland")
+            assert hinted.intent == "hint" and hinted.prediction is not None
+            _, free = await turn(chat, "t", "tell me more")
+            assert free.intent == "chat" and free.text.strip()
+            for question in ("why not Sweden?", "what did the tools say?", "how sure are you?"):
+                _, reply = await turn(chat, "t", question)
+                assert reply.intent != "error" and reply.text
+            assert len(await chat.history("t")) == 12
+
+    asyncio.run(main())
