@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import math
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -106,44 +106,36 @@ class ColourServer(FakeOpenAIServer):
 
     def __init__(self, answers: dict[int, Any], delay_s: float = 0.0):
         super().__init__(default="ok", delay_s=delay_s, name="colour-model")
+        # http.server listens with a backlog of 5: dozens of clients connecting at once
+        # would wait for SYN retries (1 s and more), which is the server's limit, not ours
+        self._httpd.socket.listen(1024)
         self.answers = answers
         self.keep_requests = False
 
     def answer(self, body: dict[str, Any], mode: str) -> tuple[int, bytes]:
-        import json
-
         if mode != "ok":
             return super().answer(body, mode)
         if self.delay_s:
             time.sleep(self.delay_s)
-        index = None
-        for m in body.get("messages", []):
-            if isinstance(m.get("content"), list):
-                for part in m["content"]:
-                    if part.get("type") == "image_url":
-                        data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
-                        index = image_index(data)
-        point = self.answers.get(index) if index is not None else None
-        text = "I cannot tell." if point is None else answer_text(*point)
-        data = {
-            "id": "chatcmpl-colour",
-            "object": "chat.completion",
-            "model": self.name,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": 10,
-                "completion_tokens": len(text.split()),
-                "total_tokens": 0,
-            },
-        }
-        return 200, json.dumps(data).encode()
+        return 200, json.dumps(colour_completion(body, self.answers, self.name)).encode()
 
 
-def distance_ok(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+def colour_completion(body: dict[str, Any], answers: dict[int, Any], model: str) -> dict:
+    """The chat completion a ColourServer gives for a request body."""
+    index = None
+    for m in body.get("messages", []):
+        if isinstance(m.get("content"), list):
+            for part in m["content"]:
+                if part.get("type") == "image_url":
+                    data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                    index = image_index(data)
+    point = answers.get(index) if index is not None else None
+    text = "I cannot tell." if point is None else answer_text(*point)
+    message = {"role": "assistant", "content": text}
+    return {
+        "id": "chatcmpl-colour",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 0},
+    }
