@@ -14,7 +14,6 @@ from gre_agent.cli.sessions import app as sessions_app
 from gre_agent.cli.tools import app as tools_app
 from gre_agent.cli.trace import app as trace_app
 from gre_agent.cli.web import web_cmd
-from gre_agent.cli.web import web_cmd
 
 app = typer.Typer(
     name="gre",
