@@ -7,6 +7,7 @@ import typer
 from gre_agent.cli.chat import chat_cmd
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
+from gre_agent.cli.finetune import app as finetune_app
 from gre_agent.cli.locatability import app as locatability_app
 from gre_agent.cli.locate import locate_cmd
 from gre_agent.cli.serve import serve
@@ -28,6 +29,7 @@ app.add_typer(locatability_app, name="locatability")
 app.command("serve")(serve)
 app.command("locate")(locate_cmd)
 app.add_typer(trace_app, name="trace")
+app.add_typer(finetune_app, name="finetune")
 app.command("chat")(chat_cmd)
 app.add_typer(sessions_app, name="sessions")
 app.command("web")(web_cmd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from gre_agent.agent.backends import (
@@ -76,7 +77,24 @@ async def ask(
         return None, event
     event = model_call_record(msgs, completion, tools)
     event["stage"] = stage
+    # The request itself (images as paths), so fine-tuning can rebuild the conversation.
+    event["messages"] = [_plain(m) for m in msgs]
+    if tools:
+        event["tools"] = tools
     return completion.model_dump(mode="json"), event
+
+
+def _plain(message: Message) -> dict[str, Any]:
+    out = message.model_dump(mode="json", exclude_none=True, exclude={"content"})
+    out["content"] = message.content
+    if isinstance(message.content, list):
+        out["content"] = [
+            {"type": "image", "image": str(p.image) if isinstance(p.image, str | Path) else None}
+            if p.type == "image"
+            else {"type": "text", "text": p.text}
+            for p in message.content
+        ]
+    return out
 
 
 def assistant_message(completion: dict[str, Any]) -> dict[str, Any]:

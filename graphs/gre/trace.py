@@ -3,7 +3,9 @@
 Line 1 is a header: {"type": "trace", "version": 1, "image", "image_sha256", "config",
 "started"}. Then the run's events in order:
 - "model_call": request_hash, completion (text, tool_calls, usage, latency_s, ...), stage;
-  the same record the replay backend answers from (agent/backends/_replay.py);
+  the same record the replay backend answers from (agent/backends/_replay.py); plus
+  messages (the request: Message dicts, image parts as paths) and tools (when offered),
+  which fine-tuning turns back into conversations (agent/finetune/);
 - "model_error": stage, kind, message;
 - "stage": stage, parsed (the stage's pydantic model as JSON);
 - "tool_call": round, claim, tool, backend, args, result | error, cached, latency_ms;

@@ -1,0 +1,150 @@
+"""Agent traces read back as trajectories: the image, the conversations, the prediction.
+
+A trace (graphs/gre/trace.py) stores each model call's request (`messages`, `tools`) and
+its completion. One run is one conversation that grows stage by stage, so a trajectory's
+conversations are the calls' requests plus their answers, keeping only the longest: a
+call whose conversation is a prefix of a later one adds nothing. Traces written before
+requests were stored cannot be turned into conversations: they are reported, not guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gre_agent.graphs.gre.trace import TraceError, read_trace
+
+__all__ = ["TraceProblem", "Trajectory", "assistant_turn", "find_traces", "load_trajectories"]
+
+
+@dataclass
+class Trajectory:
+    """One agent run on one image, as fine-tuning sees it."""
+
+    path: Path
+    image: str
+    image_sha256: str | None
+    mode: str
+    conversations: list[list[dict[str, Any]]]
+    """Each a list of Message dicts (the final assistant turn included); usually one."""
+    tools: list[dict[str, Any]] | None
+    """Tool definitions offered in the run (model-driven verification), else None."""
+    stage_texts: dict[str, str]
+    """Stage -> the model's text for it (the last call of that stage)."""
+    prediction: dict[str, Any] | None
+    tool_calls: int = 0
+    error_km: float | None = None
+    gt: tuple[float, float] | None = None
+    locatability: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        p = self.prediction or {}
+        if p.get("lat") is None or p.get("lon") is None or p.get("status") == "failed":
+            return None
+        return float(p["lat"]), float(p["lon"])
+
+    @property
+    def image_id(self) -> str:
+        """The key a split and a deduplication go by: the pixels' file hash, else the path."""
+        return self.image_sha256 or str(Path(self.image).resolve())
+
+
+@dataclass(frozen=True)
+class TraceProblem:
+    path: str
+    reason: str
+
+
+def find_traces(paths: Iterable[str | Path]) -> list[Path]:
+    """Trace files: the files given, and the `*.jsonl` files under the folders given."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(p.rglob("*.jsonl")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no trace file or folder at {p}")
+    return out
+
+
+def assistant_turn(completion: dict[str, Any], stage: str = "") -> dict[str, Any]:
+    """The assistant message a completion became in the conversation (as the graph builds it)."""
+    calls = completion.get("tool_calls") or []
+    if calls and stage == "verify_tools":  # model-driven verification: text + structured calls
+        return {"role": "assistant", "content": completion.get("text", ""), "tool_calls": calls}
+    return {
+        "role": "assistant",
+        "content": completion.get("raw_text") or completion.get("text", ""),
+    }
+
+
+def _canon(message: dict[str, Any]) -> str:
+    keep = {k: message.get(k) for k in ("role", "content", "tool_call_id")}
+    keep["tool_calls"] = [
+        [c.get("name"), c.get("arguments")] for c in message.get("tool_calls") or []
+    ]
+    return json.dumps(keep, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _maximal(convs: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    keys = [[_canon(m) for m in c] for c in convs]
+    out = []
+    for i, conv in enumerate(convs):
+        n = len(keys[i])
+        covered = any(
+            j != i and keys[j][:n] == keys[i] and (len(keys[j]) > n or j > i)
+            for j in range(len(convs))
+        )
+        if not covered:
+            out.append(conv)
+    return out
+
+
+def _trajectory(path: Path) -> Trajectory:
+    head, events = read_trace(path)
+    calls = [e for e in events if e.get("type") == "model_call"]
+    if calls and not all("messages" in e for e in calls):
+        raise TraceError(f"{path}: its model calls do not store their requests (an older trace)")
+    convs = [[*e["messages"], assistant_turn(e["completion"], e.get("stage", ""))] for e in calls]
+    tools = next((e["tools"] for e in reversed(calls) if e.get("tools")), None)
+    stage_texts = {e.get("stage", ""): e["completion"].get("text", "") for e in calls}
+    prediction = next((e for e in reversed(events) if e.get("type") == "prediction"), None)
+    if prediction is not None:
+        prediction = {k: v for k, v in prediction.items() if k != "type"}
+    config = head.get("config") or {}
+    return Trajectory(
+        path=path,
+        image=str(head.get("image", "")),
+        image_sha256=head.get("image_sha256"),
+        mode=str(config.get("mode") or (prediction or {}).get("mode") or "agent"),
+        conversations=_maximal(convs),
+        tools=tools,
+        stage_texts=stage_texts,
+        prediction=prediction,
+        tool_calls=sum(1 for e in events if e.get("type") == "tool_call"),
+    )
+
+
+def load_trajectories(
+    paths: Iterable[str | Path],
+) -> tuple[list[Trajectory], list[TraceProblem]]:
+    """Read every trace; unreadable ones are listed with the reason, never dropped silently."""
+    good: list[Trajectory] = []
+    bad: list[TraceProblem] = []
+    for path in find_traces(paths):
+        try:
+            good.append(_trajectory(path))
+        except (TraceError, ValueError, KeyError, TypeError, OSError) as exc:
+            bad.append(TraceProblem(str(path), str(exc)))
+    return good, bad
+
+
+def iter_messages(traj: Trajectory) -> Iterator[dict[str, Any]]:
+    for conv in traj.conversations:
+        yield from conv
