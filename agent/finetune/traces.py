@@ -17,6 +17,8 @@ from typing import Any
 
 from gre_agent.graphs.gre.trace import TraceError, read_trace
 
+NOT_TRACES = {"results.jsonl", "predictions.jsonl"}
+
 __all__ = ["TraceProblem", "Trajectory", "assistant_turn", "find_traces", "load_trajectories"]
 
 
@@ -65,7 +67,8 @@ def find_traces(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(p.rglob("*.jsonl")))
+            # an eval run folder also holds results.jsonl: only traces are wanted here
+            out.extend(q for q in sorted(p.rglob("*.jsonl")) if q.name not in NOT_TRACES)
         elif p.exists():
             out.append(p)
         else:
