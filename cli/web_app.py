@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio summarises every finished event with pandas for its "Runs" view (even with
+# analytics off): work per message, and pandas 3 deprecation warnings. Summarise never.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 import gradio as gr
 
@@ -51,8 +54,9 @@ CSS = """
 .gre-no-map {padding: 2em; color: #777; border: 1px dashed #bbb; border-radius: 8px;}
 """
 
-# What every handler that changes the conversation returns, in this order.
-Outputs = tuple[list[dict[str, Any]], Any, str, str, str]
+# What the handlers that change the conversation return, in this order: chat, input box,
+# answer, evidence, map, session selector.
+Outputs = tuple[list[dict[str, Any]], Any, Any, Any, Any, Any]
 
 
 def reply_markdown(text: str, error: bool = False) -> str:
@@ -241,7 +245,7 @@ class WebChat:
         keep = gr.skip()
         if not text and not image:
             history.append({"role": "assistant", "content": f"⚠️ {EMPTY_MESSAGE}"})
-            yield history, cleared, keep, keep, keep
+            yield history, cleared, keep, keep, keep, keep
             return
         svc = await self.service()
         sid = session_id or svc.new_session_id()
@@ -251,7 +255,7 @@ class WebChat:
             history.append(
                 {"role": "assistant", "content": "Only the first photo of a message is used."}
             )
-        yield history, cleared, keep, keep, keep
+        yield history, cleared, keep, keep, keep, keep
         async for out in self._stream(svc.send(sid, text, image), sid, history, image):
             yield out
 
@@ -261,7 +265,7 @@ class WebChat:
         svc = await self.service()
         if not session_id or not await svc.interrupted(session_id):
             history.append({"role": "assistant", "content": "Nothing to resume here."})
-            yield (history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Button(visible=False))
+            yield (history, *[gr.skip()] * 5, gr.Button(visible=False))
             return
         async for out in self._stream(svc.resume(session_id), session_id, history, None):
             yield (*out, gr.Button(visible=False))
@@ -286,7 +290,7 @@ class WebChat:
                         }
                         history.append(box)
                     box["content"] = progress_markdown(stages)
-                    yield history, keep, keep, keep, keep
+                    yield history, keep, keep, keep, keep, keep
                 else:
                     reply = event.reply
         except Exception as exc:  # the session goes on; what was saved stays saved
@@ -303,7 +307,9 @@ class WebChat:
                 {"role": "assistant", "content": reply_markdown(text, reply.intent == "error")}
             )
         answer, evidence, map_html = await self.panels(sid)
-        yield history, keep, answer, evidence, map_html
+        # the selector shows this session (new: now with its title) among the others
+        session = gr.Dropdown(choices=await self.choices(sid), value=sid)
+        yield history, keep, answer, evidence, map_html, session
 
 
 def build_app(web: WebChat, title: str = "gre-agent: where was this photo taken?") -> gr.Blocks:
@@ -350,8 +356,17 @@ def build_app(web: WebChat, title: str = "gre-agent: where was this photo taken?
         new.click(web.new_session, None, page)
         delete.click(web.delete_session, session, page)
         session.input(web.open_session, session, [chat, *panels, resume])
-        box.submit(web.respond, [box, session, chat], [chat, box, *panels])
-        resume.click(web.resume, [session, chat], [chat, box, *panels, resume])
+        # progress shows on the conversation only: the input box stays visible meanwhile
+        # (a second message waits: submit triggers once at a time)
+        box.submit(
+            web.respond, [box, session, chat], [chat, box, *panels, session], show_progress_on=chat
+        )
+        resume.click(
+            web.resume,
+            [session, chat],
+            [chat, box, *panels, session, resume],
+            show_progress_on=chat,
+        )
     return demo
 
 

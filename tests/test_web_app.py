@@ -149,7 +149,9 @@ async def test_a_photo_streams_stages_then_answer_evidence_and_map(web, tmp_path
     new = await web.new_session()
     sid = new[0].value if hasattr(new[0], "value") else new[0]["value"]
     updates = await send(web, sid, "where is this?", [str(photo(tmp_path / "street.jpg"))])
-    chat, _box, answer, evidence, map_html = updates[-1]
+    chat, _box, answer, evidence, map_html, session = updates[-1]
+    assert session.value == sid and (session.choices[0][1] == sid)
+    assert session.choices[0][0].startswith("where is this?"), "listed under its first words"
     assert len(updates) >= 6, "the agent's stages stream in before the answer"
     assert chat[0]["content"] == {"path": str(tmp_path / "street.jpg")}
     assert chat[1]["content"] == "where is this?"
@@ -195,7 +197,7 @@ async def test_bad_uploads_are_answered_in_the_chat_and_the_session_goes_on(web,
 async def test_an_empty_message_gets_a_hint_and_changes_nothing(web):
     updates = await send(web, "empty", "   ", [])
     assert len(updates) == 1
-    chat, _box, answer, _, _ = updates[0]
+    chat, _box, answer, *_ = updates[0]
     assert chat == [{"role": "assistant", "content": f"⚠️ {EMPTY_MESSAGE}"}]
     assert not isinstance(answer, str), "the panels are left as they are"
     assert "empty" not in [s for _, s in await web.choices()]
