@@ -210,6 +210,23 @@ async def test_a_page_opened_with_a_session_resumes_it(web, tmp_path):
     assert dropdown.value == "kept" and "Finland" in answer
     assert "chat-images" in chat[0]["content"]["path"], "the photo as the session stored it"
     assert "Aleksanterinkatu" in chat[1]["content"] and len(chat) == 2
+    nothing = [u async for u in web.resume("kept", chat)]
+    assert nothing[-1][0][-1]["content"] == "Nothing to resume here."
     fresh = await web.load(SimpleNamespace(query_params={"session": "no-such-session"}))
     assert fresh[0].value != "no-such-session" and fresh[1] == []
     assert json.dumps(fresh[0].choices)  # labels and ids are plain strings
+
+
+async def test_an_answer_cut_off_mid_run_is_finished_with_the_resume_button(web, tmp_path):
+    stream = web.respond({"text": "", "files": [str(photo(tmp_path / "p.jpg"))]}, "cut", [])
+    async for chat, *_ in stream:
+        if any("semantic" in str(m.get("content")) for m in chat):
+            break  # the page is closed after the third stage
+    await stream.aclose()
+    chat, _answer, _, _, resume = await web.open_session("cut")
+    assert resume.visible is True and "was cut off" in chat[-1]["content"]
+    done = [u async for u in web.resume("cut", chat)]
+    chat, _box, answer, *_rest, button = done[-1]
+    assert "Finland (FI)" in answer and button.visible is False
+    stages = next(m for m in chat if m.get("metadata"))["content"]
+    assert "scene" not in stages and "commit" in stages, "it went on from where it stopped"
