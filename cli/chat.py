@@ -29,20 +29,9 @@ id, /quit (or Ctrl-D) leaves; the session is kept."""
 def make_backend(
     backend: str | None, model: str | None, base_url: str | None, replay: Path | None
 ) -> Any:
-    from gre_agent.agent.backends import make_backend as make
-    from gre_agent.core.settings import load_settings
+    from gre_agent.agent.backends import backend_from_options
 
-    settings = load_settings().model
-    updates: dict[str, Any] = {}
-    if backend:
-        updates["backend"] = backend
-    if model:
-        updates["model"] = model
-    if base_url:
-        updates["base_urls"] = [u.strip() for u in base_url.split(",") if u.strip()]
-    if replay is not None:
-        updates["replay_path"] = replay
-    return make(settings.model_copy(update=updates))
+    return backend_from_options(backend, model, base_url, replay)
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -236,19 +236,9 @@ def _osm_index_warning(settings: Settings) -> str | None:
 def _make_backend(
     backend: str | None, model: str | None, base_url: str | None, replay: Path | None
 ) -> Any:
-    from gre_agent.agent.backends import make_backend
+    from gre_agent.agent.backends import backend_from_options
 
-    settings = load_settings().model
-    updates: dict[str, Any] = {}
-    if backend:
-        updates["backend"] = backend
-    if model:
-        updates["model"] = model
-    if base_url:
-        updates["base_urls"] = [u.strip() for u in base_url.split(",") if u.strip()]
-    if replay is not None:
-        updates["replay_path"] = replay
-    return make_backend(settings.model_copy(update=updates))
+    return backend_from_options(backend, model, base_url, replay)
 
 
 async def run_all(

@@ -264,24 +264,15 @@ def _prepare(run_dir: Path, manifest: dict[str, Any]) -> tuple[dict[str, dict], 
 
 
 def _make_backend(config: RunConfig) -> Any:
-    from gre_agent.agent.backends import make_backend
+    from gre_agent.agent.backends import backend_from_options
     from gre_agent.core.settings import load_settings
 
-    settings = load_settings().model
-    updates: dict[str, Any] = {}
-    if config.backend:
-        updates["backend"] = config.backend
-    if config.model:
-        updates["model"] = config.model
-    if config.base_urls:
-        updates["base_urls"] = list(config.base_urls)
-    if config.replay_path:
-        updates["replay_path"] = config.replay_path
-    settings = settings.model_copy(update=updates)
-    if settings.backend == "openai":
-        # enough pooled connections for every worker, across every endpoint
-        return make_backend(settings, max_concurrency=max(config.concurrency, 1))
-    return make_backend(settings)
+    kind = config.backend or load_settings().model.backend
+    # openai: enough pooled connections for every worker, across every endpoint
+    extra = {"max_concurrency": max(config.concurrency, 1)} if kind == "openai" else {}
+    return backend_from_options(
+        config.backend, config.model, config.base_urls, config.replay_path, **extra
+    )
 
 
 def make_registry(config: RunConfig) -> Any:

@@ -18,7 +18,7 @@ Tool calls come back as `ToolCall(id, name, arguments)` from the tools API or fr
 
 from ._base import BaseBackend, ModelBackend, extract_tool_calls
 from ._errors import ModelError
-from ._factory import make_backend
+from ._factory import backend_from_options, make_backend
 from ._images import fit_image, load_image, smart_size, to_data_url
 from ._openai import OpenAIBackend
 from ._replay import RecordingBackend, ReplayBackend, model_call_record
@@ -50,6 +50,7 @@ __all__ = [
     "TransformersBackend",
     "Usage",
     "as_messages",
+    "backend_from_options",
     "extract_tool_calls",
     "fit_image",
     "load_image",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from gre_agent.core.settings import ModelSettings, Settings
@@ -31,3 +33,31 @@ def make_backend(settings: ModelSettings | Settings | None = None, **kwargs: Any
 
         return ReplayBackend(settings=settings, **kwargs)
     raise ValueError(f"unknown model backend {settings.backend!r}")
+
+
+def backend_from_options(
+    backend: str | None = None,
+    model: str | None = None,
+    base_urls: str | Sequence[str] | None = None,
+    replay_path: str | Path | None = None,
+    **kwargs: Any,
+) -> ModelBackend:
+    """`make_backend` on the configured `[model]` settings, with command-line style overrides.
+
+    `base_urls` may be one comma-separated string (`--base-url a,b`) or a list; options left
+    as None keep what gre.toml / GRE_MODEL__* say.
+    """
+    from gre_agent.core.settings import load_settings
+
+    updates: dict[str, Any] = {}
+    if backend:
+        updates["backend"] = backend
+    if model:
+        updates["model"] = model
+    if isinstance(base_urls, str):
+        base_urls = [u.strip() for u in base_urls.split(",") if u.strip()]
+    if base_urls:
+        updates["base_urls"] = list(base_urls)
+    if replay_path:
+        updates["replay_path"] = Path(replay_path)
+    return make_backend(load_settings().model.model_copy(update=updates), **kwargs)

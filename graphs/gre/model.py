@@ -11,7 +11,7 @@ from gre_agent.agent.backends import (
     Message,
     ModelBackend,
     ModelError,
-    make_backend,
+    backend_from_options,
     model_call_record,
 )
 from gre_agent.core.settings import Settings, load_settings
@@ -23,17 +23,7 @@ from gre_agent.tools import Registry
 def _backend(
     backend: str | None, model: str | None, base_url: str | None, replay_path: str | None
 ) -> ModelBackend:
-    settings = load_settings().model
-    updates: dict[str, Any] = {}
-    if backend:
-        updates["backend"] = backend
-    if model:
-        updates["model"] = model
-    if base_url:
-        updates["base_urls"] = [u.strip() for u in base_url.split(",") if u.strip()]
-    if replay_path:
-        updates["replay_path"] = replay_path
-    return make_backend(settings.model_copy(update=updates))
+    return backend_from_options(backend, model, base_url, replay_path)
 
 
 def backend_for(ctx: Context) -> ModelBackend:
