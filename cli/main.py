@@ -33,7 +33,6 @@ app.add_typer(finetune_app, name="finetune")
 app.command("chat")(chat_cmd)
 app.add_typer(sessions_app, name="sessions")
 app.command("web")(web_cmd)
-app.command("web")(web_cmd)
 
 
 if __name__ == "__main__":
