@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gre_agent.cli.locate import EXIT_USAGE, _make_backend, tool_settings
+from gre_agent.cli.locate import EXIT_USAGE, tool_settings
 
 err = Console(stderr=True, highlight=False)
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # graphs.gre.map.DEFAULT_TILES
@@ -88,7 +88,7 @@ def web_cmd(
     ] = OSM_TILES,
 ) -> None:
     """Chat with the agent in a browser: upload photos, see its answer, evidence and map."""
-    from gre_agent.agent.backends import ModelError
+    from gre_agent.agent.backends import ModelError, backend_from_options
     from gre_agent.tools import Registry
 
     if replay is not None:
@@ -97,7 +97,7 @@ def web_cmd(
             raise typer.Exit(EXIT_USAGE)
         backend = "replay"
     try:
-        backend_obj = _make_backend(backend, model, base_url, replay)
+        backend_obj = backend_from_options(backend, model, base_url, replay)
     except (ModelError, ValueError) as exc:
         err.print(f"[red]error:[/] model backend: {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from exc
