@@ -17,21 +17,24 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gre_agent.cli.options import (
+    EXIT_USAGE,
+    OSM_TILES,
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    OfflineOpt,
+    ReplayOpt,
+    TilesOpt,
+    open_backend,
+)
+
 console = Console(highlight=False, soft_wrap=True)
 
-EXIT_USAGE = 2
 
 LOCAL_HELP = """Terminal commands: /map [PATH] writes a map of the answer (HTML), /trace shows the
 trace of the answer, /resume finishes an answer that was cut off, /session shows the session
 id, /quit (or Ctrl-D) leaves; the session is kept."""
-
-
-def make_backend(
-    backend: str | None, model: str | None, base_url: str | None, replay: Path | None
-) -> Any:
-    from gre_agent.agent.backends import backend_from_options
-
-    return backend_from_options(backend, model, base_url, replay)
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -237,20 +240,11 @@ def chat_cmd(
     session: Annotated[
         str | None, typer.Option("--session", "-s", help="Resume (or name) a session.")
     ] = None,
-    backend: Annotated[
-        Literal["openai", "transformers", "replay"] | None,
-        typer.Option(help="Model backend (default: settings model.backend)."),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model id or local path.")] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint(s).")
-    ] = None,
-    replay: Annotated[
-        Path | None, typer.Option("--replay", help="A trace to replay model answers from.")
-    ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline/--online", help="Offline tool backends (default).")
-    ] = True,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    replay: ReplayOpt = None,
+    offline: OfflineOpt = True,
     recheck: Annotated[
         Literal["verify", "full"],
         typer.Option(help="A hint re-runs verification (verify) or the whole agent (full)."),
@@ -261,30 +255,17 @@ def chat_cmd(
     db: Annotated[
         Path | None, typer.Option("--db", help="Sessions database (default: $GRE_HOME).")
     ] = None,
-    tiles: Annotated[
-        str,
-        typer.Option("--tiles", envvar="GRE_MAP_TILES", help="Map tiles for /map, or 'none'."),
-    ] = "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    tiles: TilesOpt = OSM_TILES,
 ) -> None:
     """Chat about photos: locate, ask why, add hints; sessions are kept."""
-    from gre_agent.agent.backends import ModelError
     from gre_agent.cli.locate import tool_settings
     from gre_agent.graphs.chat import ChatContext, ChatService
     from gre_agent.tools import Registry
 
-    if replay is not None:
-        if backend not in (None, "replay"):
-            console.print("[red]error:[/] --replay needs --backend replay (or no --backend)")
-            raise typer.Exit(EXIT_USAGE)
-        backend = "replay"
     if image is not None and not image.exists():
         console.print(f"[red]error:[/] {escape(str(image))}: no such file")
         raise typer.Exit(EXIT_USAGE)
-    try:
-        backend_obj = make_backend(backend, model, base_url, replay)
-    except (ModelError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/] model backend: {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    backend_obj, backend = open_backend(console, backend, model, base_url, replay)
     settings = tool_settings(online=not offline)
     extra: dict[str, Any] = {"max_rounds": max_rounds} if max_rounds is not None else {}
     context = ChatContext(

@@ -18,13 +18,22 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gre_agent.cli.options import (
+    OSM_TILES,
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    OfflineOpt,
+    ReplayOpt,
+    TilesOpt,
+    open_backend,
+)
 from gre_agent.core.settings import Settings, load_settings
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 # The families whose tools have an online backend (`--online` switches them over).
 ONLINE_FAMILIES = ("gazetteer", "osm", "wikipedia", "country")
@@ -233,14 +242,6 @@ def _osm_index_warning(settings: Settings) -> str | None:
     )
 
 
-def _make_backend(
-    backend: str | None, model: str | None, base_url: str | None, replay: Path | None
-) -> Any:
-    from gre_agent.agent.backends import backend_from_options
-
-    return backend_from_options(backend, model, base_url, replay)
-
-
 async def run_all(
     images: list[Path],
     ctx_kwargs: dict[str, Any],
@@ -270,19 +271,10 @@ async def run_all(
 
 def locate_cmd(
     images: Annotated[list[Path], typer.Argument(help="Photos to locate (JPEG, PNG, ...).")],
-    backend: Annotated[
-        Literal["openai", "transformers", "replay"] | None,
-        typer.Option(help="Model backend (default: settings model.backend; replay with --replay)."),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model id or local path.")] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="OpenAI-compatible endpoint(s), comma-separated."),
-    ] = None,
-    replay: Annotated[
-        Path | None,
-        typer.Option("--replay", help="A trace to replay model answers from (implies replay)."),
-    ] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    replay: ReplayOpt = None,
     mode: Annotated[
         Literal["agent", "single"],
         typer.Option(help="agent: staged reasoning with verification; single: one GRE prompt."),
@@ -291,13 +283,7 @@ def locate_cmd(
         Literal["graph", "model"],
         typer.Option(help="graph: the graph calls the tools; model: the model does."),
     ] = "graph",
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline/--online",
-            help="Offline tool backends (reproducible, the default) or online ones.",
-        ),
-    ] = True,
+    offline: OfflineOpt = True,
     exif: Annotated[
         bool, typer.Option("--exif/--no-exif", help="Use the photo's EXIF GPS as evidence.")
     ] = False,
@@ -312,14 +298,7 @@ def locate_cmd(
         Path | None,
         typer.Option("--map", help="Write a map of hypotheses, evidence and answers (HTML)."),
     ] = None,
-    tiles: Annotated[
-        str,
-        typer.Option(
-            "--tiles",
-            envvar="GRE_MAP_TILES",
-            help="Map tile URL template, or 'none' for no background (tiles are online).",
-        ),
-    ] = "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    tiles: TilesOpt = OSM_TILES,
     max_rounds: Annotated[
         int | None, typer.Option("--max-rounds", min=0, help="Verification rounds.")
     ] = None,
@@ -329,19 +308,9 @@ def locate_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Locate photos: coordinates, place, country, confidence and the evidence behind them."""
-    from gre_agent.agent.backends import ModelError
     from gre_agent.tools import Registry
 
-    if replay is not None:
-        if backend not in (None, "replay"):
-            err.print("[red]error:[/] --replay needs --backend replay (or no --backend)")
-            raise typer.Exit(EXIT_USAGE)
-        backend = "replay"
-    try:
-        backend_obj = _make_backend(backend, model, base_url, replay)
-    except (ModelError, ValueError) as exc:
-        err.print(f"[red]error:[/] model backend: {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    backend_obj, backend = open_backend(err, backend, model, base_url, replay)
     settings = tool_settings(online=not offline)
     if not quiet and (warning := _osm_index_warning(settings)):
         err.print(f"[yellow]warning:[/] {escape(warning)}")

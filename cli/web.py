@@ -11,16 +11,26 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gre_agent.cli.locate import EXIT_USAGE, tool_settings
+from gre_agent.cli.locate import tool_settings
+from gre_agent.cli.options import (
+    EXIT_USAGE,
+    OSM_TILES,
+    BackendOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    OfflineOpt,
+    ReplayOpt,
+    TilesOpt,
+    open_backend,
+)
 
 err = Console(stderr=True, highlight=False)
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # graphs.gre.map.DEFAULT_TILES
 
 
 def is_loopback(host: str) -> bool:
@@ -57,50 +67,21 @@ def web_cmd(
         str, typer.Option(help="Address to listen on (default: this machine only).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 7860,
-    backend: Annotated[
-        Literal["openai", "transformers", "replay"] | None,
-        typer.Option(help="Model backend (default: settings model.backend)."),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model id or local path.")] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="OpenAI-compatible endpoint(s), comma-separated."),
-    ] = None,
-    replay: Annotated[
-        Path | None,
-        typer.Option("--replay", help="A trace to replay model answers from (implies replay)."),
-    ] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    replay: ReplayOpt = None,
     db: Annotated[
         Path | None,
         typer.Option("--db", help="Sessions database (default: $GRE_HOME/sessions.sqlite)."),
     ] = None,
-    offline: Annotated[
-        bool,
-        typer.Option("--offline/--online", help="Offline tool backends (default) or online ones."),
-    ] = True,
-    tiles: Annotated[
-        str,
-        typer.Option(
-            "--tiles",
-            envvar="GRE_MAP_TILES",
-            help="Map tile URL template, or 'none' for no background (tiles are online).",
-        ),
-    ] = OSM_TILES,
+    offline: OfflineOpt = True,
+    tiles: TilesOpt = OSM_TILES,
 ) -> None:
     """Chat with the agent in a browser: upload photos, see its answer, evidence and map."""
-    from gre_agent.agent.backends import ModelError, backend_from_options
     from gre_agent.tools import Registry
 
-    if replay is not None:
-        if backend not in (None, "replay"):
-            err.print("[red]error:[/] --replay needs --backend replay (or no --backend)")
-            raise typer.Exit(EXIT_USAGE)
-        backend = "replay"
-    try:
-        backend_obj = backend_from_options(backend, model, base_url, replay)
-    except (ModelError, ValueError) as exc:
-        err.print(f"[red]error:[/] model backend: {escape(str(exc))}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    backend_obj, backend = open_backend(err, backend, model, base_url, replay)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from gre_agent.cli.web_app import launch
 

@@ -1,0 +1,64 @@
+"""Options shared by the commands that run the agent (locate, chat, web, eval run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+EXIT_USAGE = 2
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+BackendOpt = Annotated[
+    Literal["openai", "transformers", "replay"] | None,
+    typer.Option(help="Model backend (default: settings model.backend)."),
+]
+ModelOpt = Annotated[str | None, typer.Option(help="Model id or local path.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="OpenAI-compatible endpoint(s), comma-separated."),
+]
+ReplayOpt = Annotated[
+    Path | None,
+    typer.Option("--replay", help="A trace to replay model answers from (implies replay)."),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline/--online", help="Offline tool backends (default) or online ones."),
+]
+TilesOpt = Annotated[
+    str,
+    typer.Option(
+        "--tiles",
+        envvar="GRE_MAP_TILES",
+        help="Map tile URL template, or 'none' for no background (tiles are online).",
+    ),
+]
+
+
+def open_backend(
+    console: Console,
+    backend: str | None,
+    model: str | None,
+    base_url: str | None,
+    replay: Path | None,
+) -> tuple[Any, str | None]:
+    """The model backend the options name, or a readable usage error (exit 2).
+
+    Returns (backend, backend name); `--replay` alone implies `--backend replay`.
+    """
+    from gre_agent.agent.backends import ModelError, backend_from_options
+
+    if replay is not None:
+        if backend not in (None, "replay"):
+            console.print("[red]error:[/] --replay needs --backend replay (or no --backend)")
+            raise typer.Exit(EXIT_USAGE)
+        backend = "replay"
+    try:
+        return backend_from_options(backend, model, base_url, replay), backend
+    except (ModelError, ValueError, OSError) as exc:
+        console.print(f"[red]error:[/] model backend: {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from exc
