@@ -16,6 +16,8 @@ import contextlib
 import itertools
 import time
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -148,11 +150,28 @@ class OpenAIBackend(BaseBackend):
                 if isinstance(image, str) and image.startswith(("http://", "https://")):
                     url = image
                 else:
-                    url = to_data_url(fit_image(image, self.settings.max_pixels), self.image_format)
+                    url = self._data_url(image)
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             else:
                 parts.append({"type": "text", "text": part.text})
         return parts
+
+    def _data_url(self, image: Any) -> str:
+        if isinstance(image, str | Path):
+            # Every stage of a conversation sends the same photo: encode it once per version.
+            try:
+                st = Path(image).stat()
+            except OSError:
+                pass  # fit_image reports the missing file
+            else:
+                return _file_data_url(
+                    str(Path(image).resolve()),
+                    st.st_mtime_ns,
+                    st.st_size,
+                    self.settings.max_pixels,
+                    self.image_format,
+                )
+        return to_data_url(fit_image(image, self.settings.max_pixels), self.image_format)
 
     def build_body(self, messages: Messages, **kw: Any) -> dict[str, Any]:
         """The JSON body of a chat-completions request (public for tests and debugging)."""
@@ -208,7 +227,8 @@ class OpenAIBackend(BaseBackend):
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> Completion:
-        body = self.build_body(
+        body = await asyncio.to_thread(  # image decoding and encoding stay off the event loop
+            self.build_body,
             messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -258,3 +278,8 @@ def _dumps(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False)
+
+
+@lru_cache(maxsize=64)
+def _file_data_url(path: str, mtime_ns: int, size: int, max_pixels: int, fmt: str) -> str:
+    return to_data_url(fit_image(path, max_pixels), fmt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
@@ -56,7 +57,7 @@ async def locate(
     events: list[dict[str, Any]] = []
     error = None
     try:
-        check_image(image)
+        await asyncio.to_thread(check_image, image)  # a full decode: off the event loop
         inputs = {"image": str(image), "hints": hints or []}
         async for mode, chunk in graph.astream(
             inputs, context=ctx, stream_mode=["updates", "values"]
