@@ -144,7 +144,7 @@ async def locate_candidates(r: Round, cands: list[Candidate]) -> None:
                 "gazetteer.geocode",
                 args,
                 f"{top['name']}, {top.get('country_code')} at ({top['lat']:.4f}, {top['lon']:.4f})",
-                "tool_error",
+                "neutral",
                 "neutral",
             )
 
@@ -388,7 +388,7 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
                     "osm.find_named",
                     out.args,
                     f"the same street as '{resolved[primary]}' ({primary})",
-                    "tool_error",
+                    "neutral",
                     "neutral",
                 )
                 continue

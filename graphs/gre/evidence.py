@@ -38,7 +38,7 @@ WEIGHTS: dict[str, float] = {
     "language_mismatch": -0.5,
     "model_rejected": -1.0,  # the model itself ruled the place out after the evidence
     "exif_gps": 4.0,  # the photo's own GPS tag
-    "tool_error": 0.0,
+    "neutral": 0.0,  # a finding worth recording that moves no score
 }
 CONFIRMED_SCORE = 2.0  # a candidate at or above this is "confirmed"
 REJECTED_SCORE = -2.5
