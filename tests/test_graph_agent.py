@@ -298,3 +298,35 @@ def test_two_candidates_give_the_same_prompts_every_run(photo, offline_registry)
             h["key"] for h in result.state["hypotheses"] if h["place"] in ("Helsinki", "Tampere")
         }, "both candidates get the language evidence"
     assert prompts[0] == prompts[1] == prompts[2]
+
+
+def test_script_read_in_the_image_counts_against_a_country_that_does_not_write_it(
+    photo, offline_registry
+):
+    detail = 'Textual clues: a blue sign reads "강남대로" and a shop says "편의점".'
+    two = (
+        '{"hypotheses": [{"place": "Tokyo", "country_code": "JP", "lat": 35.68, '
+        '"lon": 139.76, "radius_km": 20, "confidence": 0.6}, {"place": "Seoul", '
+        '"country_code": "KR", "lat": 37.50, "lon": 127.03, "radius_km": 20, '
+        '"confidence": 0.4}]}'
+    )
+    backend = ScriptedBackend(
+        {"scene": SCENE, "detail": detail, "semantic": "", "hypotheses": two, "verification": keep}
+    )
+    result = run(photo, backend, offline_registry)
+    scripts = {
+        e["candidate"].split(",")[0]: e for e in result.state["evidence"] if e["kind"] == "script"
+    }
+    assert scripts["Tokyo"]["weight"] < 0 and scripts["Seoul"]["weight"] > 0
+    assert "Hangul" in scripts["Tokyo"]["claim"]
+    assert result.prediction.country_code == "KR"
+
+
+def test_scripts_are_read_from_the_letters_and_from_the_models_words():
+    from gre_agent.agent.schemas import Details, Semantics
+    from gre_agent.graphs.gre.claims import extract
+
+    claims = extract(
+        Details(texts=["Больница", "Main Street"]), Semantics(scripts=["Greek", "Latin"])
+    )
+    assert claims.scripts == ["Cyrillic", "Greek"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from gre_agent.graphs.gre.claims import Claims
 from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
+from gre_agent.graphs.gre.scripts import COUNTRIES
 from gre_agent.tools import Registry, ToolOutcome
 
 TOP_CANDIDATES = 3  # candidates checked per round
@@ -289,6 +290,34 @@ async def check_landmarks(r: Round, claims: Claims, cands: list[Candidate]) -> l
     return spawned
 
 
+def check_scripts(r: Round, scripts: list[str], c: Candidate) -> None:
+    """Scripts read in the image against where they are written (no tool: a fixed table)."""
+    where = [COUNTRIES[s] for s in scripts]
+    claim = f"script {', '.join(scripts)}"
+    if all(c.country_code in w for w in where):
+        r.add(
+            c,
+            claim,
+            "script",
+            None,
+            {},
+            f"{c.country_code} writes {', '.join(scripts)}",
+            "script_match",
+            "support",
+        )
+    elif not any(c.country_code in w for w in where):
+        r.add(
+            c,
+            claim,
+            "script",
+            None,
+            {},
+            f"{c.country_code} does not write {', '.join(scripts)}",
+            "script_mismatch",
+            "against",
+        )
+
+
 async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
     """Checks of one located candidate against the map and country facts."""
     k = c.key
@@ -357,6 +386,10 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
                     "language_match" if match else "language_mismatch",
                     "support" if match else "against",
                 )
+
+    if c.country_code and claims.scripts and f"script:{k}" not in r.checked:
+        check_scripts(r, claims.scripts, c)
+        r.checked.add(f"script:{k}")
 
     if c.radius_km > 100:  # a street search over a whole country says nothing
         return

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from gre_agent.agent.schemas import Details, Semantics
+from gre_agent.graphs.gre.scripts import script_named, scripts_in
 
 # Street words that stand alone ("Rue de Rivoli", "Main Street") ...
 _STREET_WORDS = [
@@ -247,6 +248,7 @@ class Claims:
     landmarks: list[str] = field(default_factory=list)
     driving_side: str | None = None
     languages: list[str] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)  # distinctive scripts (not Latin)
 
     def is_empty(self) -> bool:
         return not (
@@ -256,6 +258,7 @@ class Claims:
             or self.landmarks
             or self.driving_side
             or self.languages
+            or self.scripts
         )
 
 
@@ -293,6 +296,13 @@ def extract(
         text = clean(raw)
         if is_checkable(text) and len(text.split()) <= 6:
             _add(claims.landmarks, text)
+    # Scripts from the letters themselves (the model may not name them), then its own words.
+    for raw in (*texts, *details.shops_brands, *details.landmarks):
+        for script in scripts_in(raw):
+            _add(claims.scripts, script)
+    for name in semantics.scripts:
+        if script := script_named(name):
+            _add(claims.scripts, script)
     claims.driving_side = semantics.driving_side
     claims.languages = [lang.strip() for lang in semantics.languages if lang.strip()]
     return claims

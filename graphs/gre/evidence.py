@@ -35,6 +35,8 @@ WEIGHTS: dict[str, float] = {
     "driving_side_match": 0.3,
     "driving_side_mismatch": -1.5,
     "language_match": 0.3,
+    "script_match": 0.5,  # the country writes every distinctive script read in the image
+    "script_mismatch": -1.0,  # it writes none of them (Hangul read, candidate in Japan)
     "language_mismatch": -0.5,
     "model_rejected": -1.0,  # the model itself ruled the place out after the evidence
     "exif_gps": 4.0,  # the photo's own GPS tag
