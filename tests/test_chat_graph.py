@@ -245,3 +245,26 @@ def test_chat_on_the_tiny_random_qwen(tmp_path, photo, registry, tiny_qwen_dir):
             assert len(await chat.history("t")) == 12
 
     asyncio.run(main())
+
+
+def test_model_router_classifies_what_the_rules_cannot(tmp_path, photo, registry):
+    def chat_answer(messages):
+        asked = messages[-1].text
+        return "confidence" if "Which of these does the user want" in asked else "a story"
+
+    backend = ScriptedBackend(script(chat=chat_answer))
+
+    async def main():
+        async with service(tmp_path, backend, registry, router="model") as chat:
+            _, located = await turn(chat, "r", "", image=photo)
+            n = len(backend.calls)
+            _, reply = await turn(chat, "r", "tell me honestly about it")
+            assert reply.intent == "confidence"
+            assert f"{located.prediction['confidence']:.2f}" in reply.text
+            # one short routing call; the answer itself came from the stored run
+            assert [s for s, _ in backend.calls[n:]] == ["chat"]
+        async with service(tmp_path, backend, registry) as chat:  # rules only: plain chat
+            _, plain = await turn(chat, "r2", "tell me honestly about it")
+            assert plain.intent == "chat"
+
+    asyncio.run(main())
