@@ -303,6 +303,38 @@ def run_cmd(
     )
 
 
+# -- gre eval calibrate / merge / report / compare ---------------------------------------------
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A finished `gre eval run` folder.")],
+    threshold_km: Annotated[
+        float, typer.Option("--threshold-km", help="'Correct' means within this distance.")
+    ] = 25.0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write it (default: RUN_DIR/calibration.json)."),
+    ] = None,
+) -> None:
+    """Fit the agent's confidence to how often it is right; use the file with
+    `gre locate --calibration FILE` or `calibration = "FILE"` in gre.toml."""
+    from gre_agent.evals._results import ResultsError
+    from gre_agent.evals.calibrate import calibrate_run
+
+    try:
+        cal = calibrate_run(run_dir, threshold_km)
+    except (ResultsError, ValueError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    path = cal.save(out or run_dir / "calibration.json")
+    err.print(
+        f"fitted on {cal.n} images (correct = within {threshold_km:g} km): a = {cal.a:.3f}, "
+        f"b = {cal.b:.3f}; Brier score {cal.brier_before:.4f} -> {cal.brier_after:.4f}"
+    )
+    typer.echo(str(path))
+
+
 # -- gre eval merge / report / compare -------------------------------------------------------
 
 

@@ -305,6 +305,15 @@ def locate_cmd(
     max_tool_calls: Annotated[
         int | None, typer.Option("--max-tool-calls", min=0, help="Tool calls per image.")
     ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration",
+            exists=True,
+            dir_okay=False,
+            help="Confidence calibration from `gre eval calibrate` (default: settings).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Locate photos: coordinates, place, country, confidence and the evidence behind them."""
@@ -328,6 +337,8 @@ def locate_cmd(
         ctx_kwargs["max_rounds"] = max_rounds
     if max_tool_calls is not None:
         ctx_kwargs["max_tool_calls"] = max_tool_calls
+    if calibration is not None:
+        ctx_kwargs["calibration"] = str(calibration)
     traces = trace_dir or settings.home / "traces"
     results = asyncio.run(
         run_all(images, ctx_kwargs, backend_obj, Registry(settings), traces, quiet)

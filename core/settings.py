@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     offline: bool = Field(False, description="Force every tool onto its offline backend.")
     cache_mode: CacheMode = CacheMode.read_write
     user_agent: str = DEFAULT_USER_AGENT
+    calibration: Path | None = Field(
+        None, description="Confidence calibration fitted by `gre eval calibrate`."
+    )
 
     gazetteer: GazetteerSettings = Field(default_factory=GazetteerSettings)
     osm: OsmSettings = Field(default_factory=OsmSettings)

@@ -186,6 +186,7 @@ def result_row(sample: Sample, result: Any, mode: str, trace: str, elapsed: floa
     if pred is not None:
         row.update(
             confidence=pred.confidence,
+            raw_confidence=pred.raw_confidence,
             pred_place=pred.place,
             pred_country_code=pred.country_code,
             mode=pred.mode,

@@ -9,8 +9,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from gre_agent.graphs.gre.answer import CALIBRATION
-
 NO_RUN = "No photo yet: send one (/image PATH) and I will locate it first."
 
 
@@ -236,7 +234,7 @@ def confidence(run: dict[str, Any] | None) -> str:
         lines.append(
             "Failed tool calls lowered it: an answer that could not be checked is less sure."
         )
-    if tuple(CALIBRATION) == (1.0, 0.0):
+    if not p.get("calibrated"):
         lines.append(
             "The number maps evidence scores to a probability; it is not calibrated on an "
             "evaluation yet, so read it as a ranking, not a frequency."

@@ -7,14 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem, logit, sigmoid
+from gre_agent.graphs.gre.calibration import IDENTITY, Calibration
+from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem
 from gre_agent.tools import Registry
 
 # Confidence lost per failed tool call: an answer that could not be checked is less sure.
 ERROR_PENALTY = 0.3
-# Platt parameters applied to the candidate's confidence (identity until calibrated;
-# see evidence.calibrate).
-CALIBRATION = (1.0, 0.0)
 
 
 class Prediction(BaseModel):
@@ -27,6 +25,8 @@ class Prediction(BaseModel):
     admin1: str | None = None
     country_code: str | None = None
     confidence: float = 0.0
+    raw_confidence: float = Field(0.0, description="Before calibration (what a fit uses).")
+    calibrated: bool = Field(False, description="A fitted calibration was applied.")
     mode: Literal["agent", "single"] = "agent"
     reasoning: str = ""
     evidence: list[str] = Field(default_factory=list, description="Supporting evidence lines.")
@@ -70,6 +70,7 @@ async def build_prediction(
     state: Any,
     mode: Literal["agent", "single"],
     answer_text: str | None = None,
+    calibration: Calibration = IDENTITY,
 ) -> tuple[Prediction, list[dict[str, Any]]]:
     """Turn the best located candidate into a Prediction (reverse geocoded)."""
     events: list[dict[str, Any]] = []
@@ -91,9 +92,8 @@ async def build_prediction(
             **common,
         ), events
     best = located[0]
-    a, b = CALIBRATION
-    conf = sigmoid(a * logit(best.confidence) + b)
-    conf *= (1 - ERROR_PENALTY) ** min(common["tool_errors"], 5)
+    raw = best.confidence * (1 - ERROR_PENALTY) ** min(common["tool_errors"], 5)
+    conf = calibration.apply(raw)
     outcome = await registry.get("gazetteer.reverse").run({"lat": best.lat, "lon": best.lon})
     events.append(
         {
@@ -114,6 +114,8 @@ async def build_prediction(
         admin1=rev.get("admin1"),
         country_code=rev.get("country_code") or best.country_code,
         confidence=round(conf, 4),
+        raw_confidence=round(raw, 4),
+        calibrated=calibration is not IDENTITY,
         reasoning=reasoning,
         evidence=[f"{e.claim}: {e.summary}" for e in supporting],
         answer_text=answer_text

@@ -52,6 +52,9 @@ class Context:
     commit_threshold: float = 0.75
     """Confidence of the best hypothesis at which the agent stops verifying."""
 
+    calibration: str | None = None
+    """A calibration file from `gre eval calibrate`; None takes settings.calibration."""
+
     max_tokens: int | None = None
     """Per model call; None takes settings.model.max_tokens."""
 

@@ -197,19 +197,22 @@ def calibrate(scores: list[float], correct: list[bool]) -> tuple[float, float]:
     when there is too little data or only one class.
     """
     import numpy as np
+    from scipy.optimize import minimize
 
     if len(scores) < 10 or len(set(correct)) < 2:
         return 1.0, 0.0
     x = np.array([logit(s) for s in scores])
     y = np.array(correct, dtype=float)
-    a, b = 1.0, 0.0
-    for _ in range(200):  # Newton steps on the logistic log-likelihood
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        w = p * (1 - p) + 1e-9
-        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
-        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]])
-        step = np.linalg.solve(h + 1e-6 * np.eye(2), g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
-            break
+    ridge = 1.0  # a weak pull towards the identity (a=1, b=0): unique even if x is constant
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] * x + theta[1]
+        # log(1 + e^z) - y z, written to stay finite for any z
+        nll = np.sum(np.logaddexp(0.0, z) - y * z)
+        p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+        pull = theta - np.array([1.0, 0.0])
+        grad = np.array([np.sum((p - y) * x), np.sum(p - y)]) + ridge * pull
+        return float(nll + 0.5 * ridge * pull @ pull), grad
+
+    a, b = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
     return float(a), float(b)

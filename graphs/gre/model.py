@@ -15,6 +15,8 @@ from gre_agent.agent.backends import (
     model_call_record,
 )
 from gre_agent.core.settings import Settings, load_settings
+from gre_agent.graphs.gre.calibration import Calibration
+from gre_agent.graphs.gre.calibration import load as load_calibration
 from gre_agent.graphs.gre.context import Context
 from gre_agent.tools import Registry
 
@@ -35,6 +37,10 @@ def backend_for(ctx: Context) -> ModelBackend:
 @lru_cache(maxsize=4)
 def _registry(offline: bool) -> Registry:
     return Registry(Settings(offline=True) if offline else load_settings())
+
+
+def calibration_for(ctx: Context) -> Calibration:
+    return load_calibration(ctx.calibration or load_settings().calibration)
 
 
 def registry_for(ctx: Context) -> Registry:

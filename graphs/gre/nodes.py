@@ -7,6 +7,7 @@ server's prefix cache serves every later stage.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from gre_agent.graphs.gre.answer import build_prediction
 from gre_agent.graphs.gre.claims import extract
 from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
-from gre_agent.graphs.gre.model import ask, assistant_message, registry_for
+from gre_agent.graphs.gre.model import ask, assistant_message, calibration_for, registry_for
 from gre_agent.graphs.gre.state import State
 
 REPAIR_PROMPT = (
@@ -327,8 +328,9 @@ async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     cands = ranked([Candidate.model_validate(c) for c in state.hypotheses])
     evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
+    calibration = await asyncio.to_thread(calibration_for, ctx)  # reads settings and a file
     prediction, events = await build_prediction(
-        registry_for(ctx), cands, evidence, state, mode="agent"
+        registry_for(ctx), cands, evidence, state, mode="agent", calibration=calibration
     )
     return {
         "prediction": prediction.model_dump(mode="json"),
@@ -360,6 +362,7 @@ async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         State(image=state.image, messages=msgs, started_at=state.started_at),
         mode="single",
         answer_text=text,
+        calibration=await asyncio.to_thread(calibration_for, ctx),
     )
     return {
         "messages": msgs,
