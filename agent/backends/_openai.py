@@ -17,7 +17,6 @@ import itertools
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from gre_agent.core.settings import ModelSettings
 
 from ._base import BaseBackend, Messages, finish_text, new_call_id, parse_arguments
 from ._errors import ModelError
-from ._images import fit_image, to_data_url
+from ._images import file_version, fit_image, to_data_url
 from ._types import Completion, ImagePart, Message, ToolCall, Usage, as_messages, normalize_tools
 
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -157,20 +156,9 @@ class OpenAIBackend(BaseBackend):
         return parts
 
     def _data_url(self, image: Any) -> str:
-        if isinstance(image, str | Path):
+        if version := file_version(image):
             # Every stage of a conversation sends the same photo: encode it once per version.
-            try:
-                st = Path(image).stat()
-            except OSError:
-                pass  # fit_image reports the missing file
-            else:
-                return _file_data_url(
-                    str(Path(image).resolve()),
-                    st.st_mtime_ns,
-                    st.st_size,
-                    self.settings.max_pixels,
-                    self.image_format,
-                )
+            return _file_data_url(*version, self.settings.max_pixels, self.image_format)
         return to_data_url(fit_image(image, self.settings.max_pixels), self.image_format)
 
     def build_body(self, messages: Messages, **kw: Any) -> dict[str, Any]:

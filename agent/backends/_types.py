@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -151,18 +150,13 @@ def image_digest(image: Any) -> str:
 
     URLs are hashed as strings: their pixels are not fetched.
     """
-    from gre_agent.agent.backends._images import load_image
+    from gre_agent.agent.backends._images import file_version, load_image
 
     if isinstance(image, str) and image.startswith(("http://", "https://", "data:")):
         return hashlib.sha256(image.encode()).hexdigest()
-    if isinstance(image, str | Path):
+    if version := file_version(image):
         # Every stage of a conversation hashes the same photo: decode it once per version.
-        try:
-            st = Path(image).stat()
-        except OSError:
-            pass  # load_image reports the missing file
-        else:
-            return _file_digest(str(Path(image).resolve()), st.st_mtime_ns, st.st_size)
+        return _file_digest(*version)
     return _pixel_digest(load_image(image))
 
 
