@@ -9,7 +9,6 @@ terminal's own: /map [PATH], /trace, /resume, /session, /quit.
 from __future__ import annotations
 
 import asyncio
-import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -170,7 +169,9 @@ class Chat:
         elif command == "/session":
             console.print(f"session {self.session_id}")
         elif command == "/image":
-            path, text = split_image_args(rest)
+            from gre_agent.graphs.chat.intents import split_path
+
+            path, text = split_path(rest)
             if not path:
                 console.print("[red]✗ Which photo? /image PATH[/]")
             else:
@@ -180,17 +181,6 @@ class Chat:
             if command == "/help":
                 console.print(LOCAL_HELP)
         return True
-
-
-def split_image_args(rest: str) -> tuple[str, str]:
-    rest = rest.strip()
-    if not rest or Path(rest).expanduser().exists():
-        return rest, ""
-    try:
-        parts = shlex.split(rest)
-    except ValueError:
-        parts = rest.split()
-    return (parts[0], " ".join(parts[1:])) if parts else ("", "")
 
 
 def run_chat(service: Any, session: str | None, image: Path | None, tiles: str | None) -> None:

@@ -109,26 +109,10 @@ def evidence_markdown(evidence: list[dict[str, Any]]) -> str:
 
 
 def map_layer(run: dict[str, Any]) -> Any:
-    """The map layer of a chat session's last GRE run (graphs.chat.runs.compact_run):
-    hypotheses, first guess, answer, and the checked claims drawn where the tools found
-    them (the tool results are read back from the run's trace)."""
-    from gre_agent.graphs.gre.map import MapLayer, evidence_points
-    from gre_agent.graphs.gre.trace import read_trace
+    """The map layer of a chat session's last GRE run (graphs.chat.maps.run_layer)."""
+    from gre_agent.graphs.chat.maps import run_layer  # imports folium: only when drawn
 
-    events: list[dict[str, Any]] = []
-    if run.get("trace_path"):
-        try:
-            events = read_trace(run["trace_path"])[1]
-        except (OSError, ValueError):  # TraceError and bad JSON are ValueErrors
-            events = []  # a trace deleted or damaged since: the map shows the places only
-    return MapLayer(
-        image=str(run.get("photo") or ""),
-        prediction=run.get("prediction"),
-        hypotheses=list(run.get("hypotheses") or []),
-        initial=run.get("initial"),
-        evidence=evidence_points(run.get("evidence") or [], events),
-        error=run.get("error"),
-    )
+    return run_layer(run)
 
 
 def map_iframe(layers: list[Any], tiles: str | None) -> str:

@@ -60,8 +60,9 @@ class Parsed:
     """/image PATH: the path."""
 
 
-def _split_path(rest: str) -> tuple[str, str]:
+def split_path(rest: str) -> tuple[str, str]:
     """`/image PATH [TEXT]`: a path may be quoted, or contain spaces if it exists."""
+    rest = rest.strip()
     if not rest or Path(rest).expanduser().exists():
         return rest, ""
     try:
@@ -90,7 +91,7 @@ def parse(text: str, has_image: bool = False) -> Parsed:
             return Parsed("help", raw)
         rest = rest.strip()
         if intent == "locate":
-            path, tail = _split_path(rest)
+            path, tail = split_path(rest)
             return Parsed("locate", tail, image=path or None)
         if intent == "hint":
             return Parsed("hint", rest)
