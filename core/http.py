@@ -14,6 +14,7 @@ import contextvars
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,40 @@ class _CappedRetry(Retry):
 
 
 class RateLimiter:
-    """At most one request per `interval` seconds, shared by all threads."""
+    """At most one request per `interval` seconds, shared by all threads.
 
-    def __init__(self, interval: float):
+    Each caller reserves the next free slot under the lock, then sleeps until it outside
+    the lock, so concurrent callers leave one `interval` apart in the order they reserved.
+    `clock` and `sleep` are injectable so tests can check the schedule without waiting.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0
 
-    def wait(self) -> None:
+    def reserve(self) -> float:
+        """Take the next free slot; return how many seconds to wait until it."""
         if self.interval <= 0:
-            return
+            return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
+        return slot - now
+
+    def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            self._sleep(delay)
 
 
 _limiters: dict[str, RateLimiter] = {}

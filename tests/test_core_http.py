@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import BaseModel
 from werkzeug import Request, Response
 
+from gre_agent.core import http
 from gre_agent.core.errors import ErrorKind, ToolFailure
-from gre_agent.core.http import request_json
+from gre_agent.core.http import RateLimiter, limiter_for, request_json
 from gre_agent.core.settings import CacheMode, Settings
 from gre_agent.tools.base import Tool
 from tests.conftest import fast_http
@@ -116,7 +118,8 @@ def test_retry_after_too_long_fails_fast_as_rate_limited(tmp_path, httpserver):
     )
     outcome = run(make(tmp_path, httpserver))
     assert outcome.error is not None and outcome.error.kind is ErrorKind.rate_limited
-    assert outcome.latency_ms < 5000
+    assert "3600 s" in outcome.error.message
+    assert len(httpserver.log) == 1  # refused to wait, so it never asked again
 
 
 def test_persistent_429_is_rate_limited(tmp_path, httpserver):
@@ -168,14 +171,91 @@ def test_unreachable_server_is_http_error(tmp_path):
     assert outcome.error.kind is ErrorKind.http_error
 
 
-def test_rate_limit_spaces_concurrent_requests(tmp_path, httpserver):
-    arrivals: list[float] = []
+class FakeClock:
+    """A clock that moves only through `sleep` (or not at all with advance=False); it
+    records every wait, so a test reads the limiter's schedule instead of timing it."""
 
-    def handler(request: Request) -> Response:
-        arrivals.append(time.monotonic())
-        return echo_handler(request)
+    def __init__(self, now: float = 100.0, *, advance: bool = True):
+        self.now = now
+        self.advance = advance
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
 
-    httpserver.expect_request("/echo").respond_with_handler(handler)
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            if self.advance:
+                self.now += seconds
+
+
+def limited(interval: float, clock: FakeClock) -> RateLimiter:
+    return RateLimiter(interval, clock=clock, sleep=clock.sleep)
+
+
+def test_rate_limiter_spaces_a_burst_one_interval_apart():
+    clock = FakeClock()
+    limiter = limited(1.0, clock)
+    starts = []
+    for _ in range(4):
+        limiter.wait()
+        starts.append(clock.now)
+    assert starts == [100.0, 101.0, 102.0, 103.0]
+    assert clock.sleeps == [1.0, 1.0, 1.0]
+
+
+def test_rate_limiter_waits_only_for_what_is_left_of_the_interval():
+    clock = FakeClock()
+    limiter = limited(1.0, clock)
+    limiter.wait()
+    clock.now += 0.25
+    limiter.wait()
+    assert clock.sleeps == [pytest.approx(0.75)]
+    clock.now += 5.0  # idle for longer than the interval: the next request goes at once
+    limiter.wait()
+    limiter.wait()
+    assert clock.sleeps == [pytest.approx(0.75), 1.0]
+
+
+def test_rate_limiter_gives_concurrent_callers_distinct_slots():
+    clock = FakeClock(advance=False)  # every thread asks at the same instant
+    limiter = limited(1.0, clock)
+    n = 16
+    start = threading.Barrier(n)
+
+    def call() -> None:
+        start.wait()
+        limiter.wait()
+
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda _: call(), range(n)))
+    # one caller goes at once, the others wait 1, 2, ... 15 s: no two share a slot
+    assert sorted(clock.sleeps) == [float(k) for k in range(1, n)]
+
+
+def test_rate_limiter_with_no_interval_never_waits():
+    clock = FakeClock()
+    limiter = limited(0.0, clock)
+    for _ in range(5):
+        limiter.wait()
+    assert clock.sleeps == []
+
+
+def test_limiter_for_is_shared_per_backend_until_the_interval_changes(monkeypatch):
+    monkeypatch.setattr(http, "_limiters", {})
+    first = limiter_for("geo", 1.0)
+    assert limiter_for("geo", 1.0) is first
+    assert limiter_for("other", 1.0) is not first
+    changed = limiter_for("geo", 2.0)
+    assert changed is not first and changed.interval == 2.0
+
+
+def test_every_sent_request_waits_for_the_shared_limiter(tmp_path, httpserver, monkeypatch):
+    httpserver.expect_request("/echo").respond_with_handler(echo_handler)
+    clock = FakeClock(advance=False)
+    monkeypatch.setitem(http._limiters, "geo", limited(0.25, clock))
     tool = make(tmp_path, httpserver, min_interval_s=0.25)
 
     async def many():
@@ -183,8 +263,23 @@ def test_rate_limit_spaces_concurrent_requests(tmp_path, httpserver):
 
     outcomes = asyncio.run(many())
     assert all(o.ok for o in outcomes)
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert len(arrivals) == 5 and min(gaps) >= 0.23
+    assert len(httpserver.log) == 5
+    assert sorted(clock.sleeps) == [0.25, 0.5, 0.75, 1.0]
+    run(tool, "w0")  # a cache hit is not sent, so it takes no slot
+    assert len(clock.sleeps) == 4 and len(httpserver.log) == 5
+
+
+def test_rate_limited_concurrent_requests_all_arrive(tmp_path, httpserver):
+    # End to end on the real clock; no timing assertion (the schedule is tested above).
+    httpserver.expect_request("/echo").respond_with_handler(echo_handler)
+    tool = make(tmp_path, httpserver, min_interval_s=0.05)
+
+    async def many():
+        return await asyncio.gather(*(tool.run({"word": f"w{i}"}) for i in range(5)))
+
+    outcomes = asyncio.run(many())
+    assert all(o.ok for o in outcomes)
+    assert sorted(req.args["w"] for req, _ in httpserver.log) == [f"w{i}" for i in range(5)]
 
 
 class Broken(EchoTool):

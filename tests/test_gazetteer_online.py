@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,12 @@ from geopy import exc as geopy_exc
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from gre_agent.core import http
 from gre_agent.core.errors import ErrorKind
+from gre_agent.core.http import RateLimiter
 from gre_agent.core.settings import Settings
 from gre_agent.tools.gazetteer import GeocodeTool, ReverseTool
-from gre_agent.tools.gazetteer._nominatim import failure_from_geopy
+from gre_agent.tools.gazetteer._nominatim import BACKEND, failure_from_geopy
 from tests.conftest import fast_http
 
 UA = "gre-agent-tests/1.0"
@@ -83,10 +84,8 @@ class Nominatim:
     def __init__(self, *answers: Response | Callable[[Request], Response] | Any):
         self.answers = list(answers)
         self.requests: list[Request] = []
-        self.times: list[float] = []
 
     def __call__(self, request: Request) -> Response:
-        self.times.append(time.monotonic())
         self.requests.append(request)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if callable(answer) and not isinstance(answer, Response):
@@ -262,8 +261,19 @@ def test_replay_only_answers_what_was_recorded(tmp_path: Path, httpserver: HTTPS
 
 
 def test_concurrent_calls_reach_nominatim_at_most_once_a_second(
-    tmp_path: Path, httpserver: HTTPServer
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ):
+    # The limiter runs on a clock that stands still and records each wait instead of
+    # sleeping: the schedule is read exactly, and a slow machine cannot change it.
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            waits.append(seconds)
+
+    limiter = RateLimiter(1.0, clock=lambda: 0.0, sleep=sleep)
+    monkeypatch.setitem(http._limiters, BACKEND, limiter)
     fake = serve(httpserver, "/search", Nominatim([HELSINKI]))
     tool = GeocodeTool(settings_for(tmp_path, httpserver, min_interval_s=1.0))
 
@@ -272,12 +282,9 @@ def test_concurrent_calls_reach_nominatim_at_most_once_a_second(
 
     outcomes = asyncio.run(all_at_once())
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
-    assert len(fake.times) == 16
-    gaps = [b - a for a, b in zip(fake.times, fake.times[1:], strict=False)]
-    # The limiter spaces sends exactly 1 s apart; arrival jitter on a busy machine is
-    # the only slack allowed, and it cannot accumulate over the 15 gaps.
-    assert min(gaps) >= 0.9, gaps
-    assert fake.times[-1] - fake.times[0] >= 15 * 0.99, gaps
+    assert len(fake.requests) == 16
+    # each request left in its own one-second slot: at once, then after 1, 2, ... 15 s
+    assert sorted(waits) == [float(k) for k in range(1, 16)]
 
 
 @pytest.mark.parametrize(
