@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -15,6 +17,7 @@ from gre_agent.agent.backends import (
     ReplayBackend,
     ToolCall,
     Usage,
+    _replay,
     model_call_record,
     request_hash,
 )
@@ -37,14 +40,17 @@ def answer(text: str, **kw) -> Completion:
     return Completion(text=text, model="gre", backend="openai", latency_s=2.0, **kw)
 
 
-async def test_matches_by_hash_in_any_order(tmp_path: Path):
+async def test_matches_by_hash_in_any_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     trace = write_trace(
         tmp_path / "t.jsonl", [("first?", answer("one")), ("second?", answer("two"))]
     )
+    # the replay's clock reads 0.25 s later each time, so its own latency is exactly 0.25
+    ticks = itertools.count(0.0, 0.25)
+    monkeypatch.setattr(_replay, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     replay = ReplayBackend(trace, match="hash")
     assert (await replay.complete("second?")).text == "two"
     c = await replay.complete("first?")
-    assert c.text == "one" and c.backend == "replay" and c.latency_s < 1.0
+    assert c.text == "one" and c.backend == "replay" and c.latency_s == 0.25  # not the 2.0
     assert replay.remaining == 0
 
 
