@@ -1,25 +1,29 @@
 """Model-driven verification: the model calls the tools, LangGraph's ToolNode runs them.
 
-The model gets the tools' schemas (OpenAI tools API; backends also read
-`<tool_call>{json}</tool_call>` blocks from text) and calls them until it stops or the
-budget is spent. Each result goes back to it as a tool message and into the evidence.
+The graph wires it as a cycle (`call_tools <-> tools`, as LangGraph's react-agent
+template does), so every tool step streams and is checkpointed. The model gets the
+tools' schemas (OpenAI tools API; backends also read `<tool_call>{json}</tool_call>`
+blocks from text). `TOOL_NODE` holds one LangChain tool per name in `MODEL_TOOLS`, built
+from the tool classes; each looks up the run's registry (offline, online, or injected)
+from the run's context when it is called.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt import ToolNode, ToolRuntime
 
 from gre_agent.agent.backends import Message, ToolCall
-from gre_agent.agent.prompts import render
-from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem, ranked
-from gre_agent.graphs.gre.model import ask
-from gre_agent.tools import Registry, to_langchain
-from gre_agent.tools.langchain import tool_name_from_langchain
+from gre_agent.graphs.gre.evidence import EvidenceItem
+from gre_agent.graphs.gre.model import registry_for
+from gre_agent.tools import Registry, discover
+from gre_agent.tools.langchain import langchain_name, tool_name_from_langchain
 
 # Tools the model may call during verification (EXIF stays with the graph's own switch).
 MODEL_TOOLS = (
@@ -35,6 +39,55 @@ MODEL_TOOLS = (
     "geo.check",
 )
 MAX_STEPS = 6  # model turns per round
+BUDGET_SPENT = json.dumps({"error": {"kind": "budget", "message": "tool budget spent"}})
+
+
+def _lazy_tool(name: str, description: str, args: Any) -> StructuredTool:
+    """A LangChain tool that runs `name` from the registry of the run calling it."""
+
+    async def _call(runtime: ToolRuntime, **kwargs: Any) -> dict[str, Any]:
+        outcome = await registry_for(runtime.context).get(name).run(kwargs)
+        return outcome.model_dump(mode="json")
+
+    return StructuredTool.from_function(
+        coroutine=_call,
+        name=langchain_name(name),
+        description=description,
+        args_schema=args,
+        infer_schema=False,
+    )
+
+
+def _build_tool_node() -> ToolNode:
+    classes = discover(include_plugins=False)
+    tools = [
+        _lazy_tool(n, classes[n].description, classes[n].Args) for n in MODEL_TOOLS if n in classes
+    ]
+    return ToolNode(tools, messages_key="tool_messages", handle_tool_errors=True)
+
+
+TOOL_NODE = _build_tool_node()
+"""The graph's `tools` node."""
+
+
+def offered(registry: Registry) -> list[dict[str, Any]]:
+    """OpenAI tool schemas of the model tools this run's registry has."""
+    by_name = {t.name: t for t in TOOL_NODE.tools_by_name.values()}
+    return [
+        convert_to_openai_tool(by_name[langchain_name(n)])
+        for n in MODEL_TOOLS
+        if n in registry and langchain_name(n) in by_name
+    ]
+
+
+def tool_request(calls: Sequence[ToolCall]) -> AIMessage:
+    """The message the ToolNode reads: the calls it is allowed to run."""
+    return AIMessage(
+        content="",
+        tool_calls=[
+            {"name": t.name, "args": t.arguments, "id": t.id, "type": "tool_call"} for t in calls
+        ],
+    )
 
 
 def _summary(result: Any) -> str:
@@ -42,96 +95,69 @@ def _summary(result: Any) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-async def run(
-    ctx: Any,
-    registry: Registry,
-    msgs: list[dict[str, Any]],
-    cands: list[Candidate],
-    number: int,
-    budget: int,
-    context: str,
-):
-    """Let the model verify with tools; returns (evidence, messages, events, calls, errors)."""
-    lc_tools = [to_langchain(registry.get(n)) for n in MODEL_TOOLS if n in registry]
-    schemas = [convert_to_openai_tool(t) for t in lc_tools]
-    node = ToolNode(lc_tools, handle_tool_errors=True)
-    msgs = list(msgs)
-    msgs.append(
-        Message.user(
-            render(
-                "verification",
-                hypotheses="\n".join(f"- {c.label}" for c in ranked(cands)) or "(none)",
-                evidence="(none yet: call the tools to check your candidates, then answer)",
-                round=number,
-                max_rounds=ctx.max_rounds,
-                context=context,
-            )
-        ).model_dump(mode="json")
-    )
+def _content(result: ToolMessage) -> str:
+    return result.content if isinstance(result.content, str) else json.dumps(result.content)
+
+
+def results_since_request(tool_messages: Sequence[BaseMessage]) -> dict[str, ToolMessage]:
+    """The ToolNode's answers to the last request, by tool call id."""
+    out: dict[str, ToolMessage] = {}
+    for m in reversed(tool_messages):
+        if isinstance(m, AIMessage):
+            break
+        if isinstance(m, ToolMessage):
+            out[m.tool_call_id] = m
+    return out
+
+
+def fold_results(
+    calls: Sequence[ToolCall], results: dict[str, ToolMessage], number: int
+) -> tuple[list[dict[str, Any]], list[EvidenceItem], list[dict[str, Any]], int, int]:
+    """Turn the answers to one model turn's calls into (tool messages for the model,
+    evidence, trace events, calls run, errors); a call the ToolNode did not run was over
+    the budget."""
+    msgs: list[dict[str, Any]] = []
     evidence: list[EvidenceItem] = []
     events: list[dict[str, Any]] = []
-    calls = errors = 0
-    for _ in range(MAX_STEPS):
-        completion, event = await ask(ctx, msgs, "verify_tools", tools=schemas)
-        events.append(event)
-        if completion is None:
-            break
-        tool_calls = [ToolCall.model_validate(t) for t in completion["tool_calls"]]
-        msgs.append(Message.assistant(completion["text"], tool_calls).model_dump(mode="json"))
-        if not tool_calls:
-            break
-        allowed = tool_calls[: max(0, budget - calls)]
-        ai = AIMessage(
-            content="",
-            tool_calls=[
-                {"name": t.name, "args": t.arguments, "id": t.id, "type": "tool_call"}
-                for t in allowed
-            ],
+    ran = errors = 0
+    for t in calls:
+        name = tool_name_from_langchain(t.name)
+        result = results.get(t.id)
+        if result is None:
+            content = BUDGET_SPENT
+        else:
+            ran += 1
+            content = _content(result)
+        msgs.append(Message.tool(t.id, content, name=t.name).model_dump(mode="json"))
+        try:
+            payload = json.loads(content)
+        except (TypeError, ValueError):
+            payload = {"error": {"kind": "bad_response", "message": str(content)[:200]}}
+        if not isinstance(payload, dict):
+            payload = {"result": payload}
+        failed = bool(payload.get("error")) or result is None
+        errors += int(failed and result is not None)
+        events.append(
+            {
+                "type": "tool_call",
+                "round": number,
+                "claim": f"model called {name}",
+                "tool": name,
+                "args": t.arguments,
+                **payload,
+            }
         )
-        results = (await node.ainvoke({"messages": [ai]}))["messages"] if allowed else []
-        by_id = {r.tool_call_id: r for r in results}
-        for t in tool_calls:
-            name = tool_name_from_langchain(t.name)
-            result = by_id.get(t.id)
-            if result is None:
-                content = json.dumps({"error": {"kind": "budget", "message": "tool budget spent"}})
-            else:
-                calls += 1
-                content = (
-                    result.content
-                    if isinstance(result.content, str)
-                    else json.dumps(result.content)
-                )
-            msgs.append(Message.tool(t.id, content, name=t.name).model_dump(mode="json"))
-            try:
-                payload = json.loads(content)
-            except (TypeError, ValueError):
-                payload = {"error": {"kind": "bad_response", "message": str(content)[:200]}}
-            failed = bool(payload.get("error")) or result is None
-            errors += int(failed and result is not None)
-            events.append(
-                {
-                    "type": "tool_call",
-                    "round": number,
-                    "claim": f"model called {name}",
-                    "tool": name,
-                    "args": t.arguments,
-                    **({} if not isinstance(payload, dict) else payload),
-                }
+        evidence.append(
+            EvidenceItem(
+                claim=f"{name}({json.dumps(t.arguments, ensure_ascii=False)})",
+                kind="model_tool",
+                tool=name,
+                args=t.arguments,
+                ok=not failed,
+                error=_summary(payload.get("error")) if failed else None,
+                summary=_summary(payload.get("result") if not failed else payload.get("error")),
+                effect="error" if failed else "neutral",
+                round=number,
             )
-            evidence.append(
-                EvidenceItem(
-                    claim=f"{name}({json.dumps(t.arguments, ensure_ascii=False)})",
-                    kind="model_tool",
-                    tool=name,
-                    args=t.arguments,
-                    ok=not failed,
-                    error=_summary(payload.get("error")) if failed else None,
-                    summary=_summary(payload.get("result") if not failed else payload.get("error")),
-                    effect="error" if failed else "neutral",
-                    round=number,
-                )
-            )
-        if calls >= budget:
-            break
-    return evidence, msgs, events, calls, errors
+        )
+    return msgs, evidence, events, ran, errors

@@ -1,6 +1,7 @@
 """The nodes of the GRE agent graph.
 
-scene -> detail -> semantic -> hypotheses -> verify -> decide -> (verify | commit).
+scene -> detail -> semantic -> hypotheses -> (verify | call_tools <-> tools) -> revise ->
+decide -> (another round | commit).
 Stages share one conversation: the image is sent once, in the first user turn, so a
 server's prefix cache serves every later stage.
 """
@@ -11,9 +12,12 @@ import asyncio
 import time
 from typing import Any, Literal
 
+from langchain_core.messages import RemoveMessage
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from gre_agent.agent.backends import Message
+from gre_agent.agent.backends import Message, ToolCall
 from gre_agent.agent.parsing import parse_stage, try_parse_answer
 from gre_agent.agent.prompts import format_evidence, format_stage, render
 from gre_agent.agent.schemas import Details, Hypotheses, Scene, Semantics, Verification
@@ -42,18 +46,15 @@ def _hint_context(state: State) -> str:
 
 
 async def _stage(
-    state: State,
-    ctx: Context,
-    stage: str,
-    prompt: str,
-    messages: list[dict[str, Any]] | None = None,
+    ctx: Context, image: str, messages: list[dict[str, Any]], stage: str, prompt: str
 ) -> tuple[list[dict], str | None, list[dict]]:
-    """Ask one stage; returns (conversation so far, answer text or None, trace events)."""
-    msgs = list(state.messages if messages is None else messages)
+    """Ask one stage in the conversation `messages` (a new one, with the image, when empty);
+    returns (conversation so far, answer text or None, trace events)."""
+    msgs = list(messages)
     if not msgs:
         msgs = [
             Message.system(render("system")).model_dump(mode="json"),
-            Message.user(prompt, state.image).model_dump(mode="json"),
+            Message.user(prompt, image).model_dump(mode="json"),
         ]
     else:
         msgs.append(Message.user(prompt).model_dump(mode="json"))
@@ -74,7 +75,7 @@ def _parsed_event(stage: str, model: Any) -> dict[str, Any]:
 async def scene(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     prompt = render("scene", context=_hint_context(state))
-    msgs, text, events = await _stage(state, ctx, "scene", prompt, messages=[])
+    msgs, text, events = await _stage(ctx, state.image, [], "scene", prompt)
     parsed = parse_stage("scene", text or "")
     return {
         "messages": msgs,
@@ -87,7 +88,9 @@ async def scene(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 async def detail(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     scene_ = Scene.model_validate(state.scene or {})
     prompt = render("detail", scene=format_stage(scene_), context=_hint_context(state))
-    msgs, text, events = await _stage(state, runtime.context, "detail", prompt)
+    msgs, text, events = await _stage(
+        runtime.context, state.image, state.messages, "detail", prompt
+    )
     parsed = parse_stage("detail", text or "")
     return {
         "messages": msgs,
@@ -103,7 +106,9 @@ async def semantic(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         details=format_stage(Details.model_validate(state.details or {})),
         context=_hint_context(state),
     )
-    msgs, text, events = await _stage(state, runtime.context, "semantic", prompt)
+    msgs, text, events = await _stage(
+        runtime.context, state.image, state.messages, "semantic", prompt
+    )
     parsed = parse_stage("semantic", text or "")
     return {
         "messages": msgs,
@@ -132,12 +137,11 @@ async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         max_hypotheses=ctx.max_hypotheses,
         context=_hint_context(state),
     )
-    msgs, text, events = await _stage(state, ctx, "hypotheses", prompt)
+    msgs, text, events = await _stage(ctx, state.image, state.messages, "hypotheses", prompt)
     parsed = parse_stage("hypotheses", text or "")
     cands = _candidates_from(parsed, text)
     if not cands:
-        state_now = State(image=state.image, messages=msgs)
-        msgs, text, more = await _stage(state_now, ctx, "hypotheses_repair", REPAIR_PROMPT)
+        msgs, text, more = await _stage(ctx, state.image, msgs, "hypotheses_repair", REPAIR_PROMPT)
         events += more
         parsed = parse_stage("hypotheses", text or "")
         cands = _candidates_from(parsed, text)
@@ -196,65 +200,139 @@ def _claims(state: State):
     )
 
 
+def _round_start(state: State) -> int:
+    return state.round + 1
+
+
 async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Check the candidates with tools, then let the model revise them with the evidence."""
+    """Graph-driven verification: claims from the stages, checked with the tools."""
     ctx = runtime.context
-    registry = registry_for(ctx)
-    cands = [Candidate.model_validate(c) for c in state.hypotheses]
+    number = _round_start(state)
     checked = set(state.checked)
-    number = state.round + 1
     budget = max(0, ctx.max_tool_calls - state.tool_calls)
+    cands, r = await checks.run_round(
+        registry_for(ctx),
+        number,
+        budget,
+        checked,
+        _claims(state),
+        [Candidate.model_validate(c) for c in state.hypotheses],
+        state.image,
+        ctx.use_exif,
+    )
+    return {
+        "hypotheses": [c.model_dump() for c in cands],
+        "evidence": [e.model_dump(mode="json") for e in r.evidence],
+        "checked": sorted(checked),
+        "round": number,
+        "tool_calls": state.tool_calls + r.calls,
+        "tool_errors": state.tool_errors + r.errors,
+        "trace": r.events,
+    }
+
+
+async def call_tools(
+    state: State, runtime: Runtime[Context]
+) -> Command[Literal["tools", "revise"]]:
+    """Model-driven verification, one model turn: the model sees the answers to its last
+    calls (if any) and calls tools again (-> tools) or stops (-> revise)."""
+    ctx = runtime.context
+    update: dict[str, Any] = {"tool_steps": state.tool_steps + 1}
     msgs = list(state.messages)
     events: list[dict[str, Any]] = []
-    if ctx.verify == "model":
-        found, msgs, events, calls, errors = await model_tools.run(
-            ctx, registry, msgs, cands, number, budget, _hint_context(state)
+    evidence: list[EvidenceItem] = []
+    calls, errors = state.tool_calls, state.tool_errors
+    if state.tool_steps == 0:  # a new round: ask the model to check its candidates
+        number = update["round"] = _round_start(state)
+        prompt = render(
+            "verification",
+            hypotheses="\n".join(f"- {c.label}" for c in _ranked(state)) or "(none)",
+            evidence="(none yet: call the tools to check your candidates, then answer)",
+            round=number,
+            max_rounds=ctx.max_rounds,
+            context=_hint_context(state),
         )
-        evidence = found
-    else:
-        claims = _claims(state)
-        cands, r = await checks.run_round(
-            registry, number, budget, checked, claims, cands, state.image, ctx.use_exif
-        )
-        evidence, events, calls, errors = r.evidence, r.events, r.calls, r.errors
-    # The model revises its candidates in the light of the evidence.
-    all_evidence = [EvidenceItem.model_validate(e) for e in state.evidence] + evidence
+        msgs.append(Message.user(prompt).model_dump(mode="json"))
+    else:  # the ToolNode answered the last turn's calls
+        number = state.round
+        asked = Message.model_validate(msgs[-1]).tool_calls or []
+        found = model_tools.results_since_request(state.tool_messages)
+        replies, evidence, events, ran, failed = model_tools.fold_results(asked, found, number)
+        msgs += replies
+        calls, errors = calls + ran, errors + failed
+
+    def stop() -> Command[Literal["tools", "revise"]]:
+        update.update(messages=msgs, tool_calls=calls, tool_errors=errors, trace=events)
+        update["evidence"] = [e.model_dump(mode="json") for e in evidence]
+        return Command(goto="revise", update=update)
+
+    if calls >= ctx.max_tool_calls and state.tool_steps > 0:
+        return stop()
+    if state.tool_steps >= model_tools.MAX_STEPS:
+        return stop()
+    schemas = model_tools.offered(registry_for(ctx))
+    completion, event = await ask(ctx, msgs, "verify_tools", tools=schemas)
+    events.append(event)
+    if completion is None:
+        return stop()
+    asked = [ToolCall.model_validate(t) for t in completion["tool_calls"]]
+    msgs.append(Message.assistant(completion["text"], asked).model_dump(mode="json"))
+    if not asked:
+        return stop()
+    allowed = asked[: max(0, ctx.max_tool_calls - calls)]
+    if not allowed:  # nothing may run: every call is answered "budget spent"
+        replies, more, more_events, _, _ = model_tools.fold_results(asked, {}, number)
+        msgs += replies
+        evidence += more
+        events += more_events
+        return stop()
+    update.update(messages=msgs, tool_calls=calls, tool_errors=errors, trace=events)
+    update["evidence"] = [e.model_dump(mode="json") for e in evidence]
+    update["tool_messages"] = [model_tools.tool_request(allowed)]
+    return Command(goto="tools", update=update)
+
+
+def _ranked(state: State) -> list[Candidate]:
+    return ranked([Candidate.model_validate(c) for c in state.hypotheses])
+
+
+async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The model revises its candidates in the light of all the evidence so far."""
+    ctx = runtime.context
+    cands = [Candidate.model_validate(c) for c in state.hypotheses]
+    evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
     prompt = render(
         "verification",
         hypotheses="\n".join(f"- {c.label}: confidence {c.confidence:.2f}" for c in ranked(cands))
         or "(none)",
-        evidence=format_evidence(e.line() for e in all_evidence if e.effect != "error") or "(none)",
-        round=number,
+        evidence=format_evidence(e.line() for e in evidence if e.effect != "error") or "(none)",
+        round=state.round,
         max_rounds=ctx.max_rounds,
         context=_hint_context(state),
     )
-    msgs, text, more = await _stage(
-        State(image=state.image, messages=msgs), ctx, "verification", prompt
-    )
-    events += more
+    msgs, text, events = await _stage(ctx, state.image, state.messages, "verification", prompt)
     revision = parse_stage("verification", text or "")
-    cands = merge_revision(cands, revision, evidence, number)
-    events.append(_parsed_event("verification", revision))
+    cands, rejected = merge_revision(cands, revision, state.round)
     return {
         "messages": msgs,
         "hypotheses": [c.model_dump() for c in ranked(cands)],
-        "evidence": [e.model_dump(mode="json") for e in evidence],
-        "checked": sorted(checked),
-        "round": number,
-        "tool_calls": state.tool_calls + calls,
-        "tool_errors": state.tool_errors + errors,
-        "trace": events,
+        "evidence": [e.model_dump(mode="json") for e in rejected],
+        "tool_steps": 0,
+        "tool_messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)],
+        "trace": [*events, _parsed_event("verification", revision)],
     }
 
 
 def merge_revision(
-    cands: list[Candidate], revision: Verification, evidence: list[EvidenceItem], number: int
-) -> list[Candidate]:
-    """Fold the model's revised hypotheses into the evidence-scored candidates.
+    cands: list[Candidate], revision: Verification, number: int
+) -> tuple[list[Candidate], list[EvidenceItem]]:
+    """Fold the model's revised hypotheses into the evidence-scored candidates; returns
+    them and the evidence of the model's rejections.
 
     The model may re-rank, add places or reject some; the evidence scores stay, so a
     model that ignores the tools cannot talk its way past them.
     """
+    evidence: list[EvidenceItem] = []
     for h in revision.hypotheses:
         new = Candidate.from_hypothesis(h)
         if not (new.place or new.located):
@@ -281,52 +359,60 @@ def merge_revision(
                         round=number,
                     )
                 )
-    return cands
+    return cands, evidence
 
 
-def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    ctx = runtime.context
-    cands = ranked([Candidate.model_validate(c) for c in state.hypotheses])
+def _verdict(state: State, ctx: Context) -> tuple[Literal["commit", "refine"], str]:
+    cands = _ranked(state)
     best = cands[0] if cands else None
-    claims = _claims(state)
     if best is None:
-        verdict, reason = "commit", "no candidate to check"
-    elif best.confidence >= ctx.commit_threshold and best.status == "confirmed":
-        verdict, reason = "commit", f"{best.label} confirmed ({best.confidence:.2f})"
-    elif state.round >= ctx.max_rounds:
-        verdict, reason = "commit", f"{state.round} verification rounds done"
-    elif state.tool_calls >= ctx.max_tool_calls:
-        verdict, reason = "commit", "tool-call budget spent"
-    elif time.time() - state.started_at >= ctx.max_wall_s:
-        verdict, reason = "commit", "wall-time budget spent"
-    elif ctx.verify == "graph" and not checks.pending(claims, cands, set(state.checked)):
-        verdict, reason = "commit", "nothing left to check"
-    else:
-        verdict, reason = (
-            "refine",
-            f"best is {best.label} at {best.confidence:.2f}; checking further",
-        )
-    return {
-        "decision": f"{verdict}: {reason}",
-        "trace": [
-            {"type": "decision", "round": state.round, "decision": verdict, "reason": reason}
-        ],
-    }
+        return "commit", "no candidate to check"
+    if best.confidence >= ctx.commit_threshold and best.status == "confirmed":
+        return "commit", f"{best.label} confirmed ({best.confidence:.2f})"
+    if state.round >= ctx.max_rounds:
+        return "commit", f"{state.round} verification rounds done"
+    if state.tool_calls >= ctx.max_tool_calls:
+        return "commit", "tool-call budget spent"
+    if time.time() - state.started_at >= ctx.max_wall_s:
+        return "commit", "wall-time budget spent"
+    if ctx.verify == "graph" and not checks.pending(_claims(state), cands, set(state.checked)):
+        return "commit", "nothing left to check"
+    return "refine", f"best is {best.label} at {best.confidence:.2f}; checking further"
 
 
-def route_after_decide(state: State) -> Literal["verify", "commit"]:
-    if not state.decision:
-        raise ValueError("decide ran without a decision")
-    return "verify" if state.decision.startswith("refine") else "commit"
+def decide(
+    state: State, runtime: Runtime[Context]
+) -> Command[Literal["verify", "call_tools", "commit"]]:
+    """Commit, or run another verification round in the run's mode."""
+    ctx = runtime.context
+    verdict, reason = _verdict(state, ctx)
+    event = {"type": "decision", "round": state.round, "decision": verdict, "reason": reason}
+    goto: Literal["verify", "call_tools", "commit"] = "commit"
+    if verdict == "refine":
+        goto = _verification_node(ctx)
+    return Command(
+        goto=goto,
+        update={"decision": verdict, "decision_reason": reason, "trace": [event]},
+    )
 
 
-def route_after_hypotheses(state: State, runtime: Runtime[Context]) -> Literal["verify", "commit"]:
-    return "verify" if state.hypotheses and runtime.context.max_rounds > 0 else "commit"
+def _verification_node(ctx: Context) -> Literal["verify", "call_tools"]:
+    if ctx.verify not in ("graph", "model"):
+        raise ValueError(f"unknown verification mode {ctx.verify!r}")
+    return "call_tools" if ctx.verify == "model" else "verify"
+
+
+def route_after_hypotheses(
+    state: State, runtime: Runtime[Context]
+) -> Literal["verify", "call_tools", "commit"]:
+    if not state.hypotheses or runtime.context.max_rounds <= 0:
+        return "commit"
+    return _verification_node(runtime.context)
 
 
 async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
-    cands = ranked([Candidate.model_validate(c) for c in state.hypotheses])
+    cands = _ranked(state)
     evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
     calibration = await asyncio.to_thread(calibration_for, ctx)  # reads settings and a file
     prediction, events = await build_prediction(
@@ -341,12 +427,13 @@ async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """GRE's own single-shot prompt, no tools: the baseline of every evaluation."""
     ctx = runtime.context
-    msgs, text, events = await _stage(state, ctx, "single", render("gre"), messages=[])
+    msgs, text, events = await _stage(ctx, state.image, [], "single", render("gre"))
     point = try_parse_answer(text or "")
     if point is None and text is not None:
         msgs, text2, more = await _stage(
-            State(image=state.image, messages=msgs),
             ctx,
+            state.image,
+            msgs,
             "single_repair",
             'Give only your best coordinates: <answer> "Latitude": "..", '
             '"Longitude": ".." </answer>',
@@ -359,7 +446,7 @@ async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         registry_for(ctx),
         cands,
         [],
-        State(image=state.image, messages=msgs, started_at=state.started_at),
+        state,
         mode="single",
         answer_text=text,
         calibration=await asyncio.to_thread(calibration_for, ctx),

@@ -1,15 +1,20 @@
 """State of the GRE agent graph.
 
 Everything in the state is plain JSON (dicts, lists, strings), so any checkpointer can
-store it and a trace can be rebuilt from it. Stage outputs are the `model_dump()` of the
-pydantic models in `gre_agent.agent.schemas`.
+store it and a trace can be rebuilt from it, except `tool_messages`: the LangChain
+messages the ToolNode of model-driven verification reads and answers (LangGraph's
+serializers store those too). Stage outputs are the `model_dump()` of the pydantic
+models in `gre_agent.agent.schemas`.
 """
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 
 
 @dataclass(kw_only=True)
@@ -48,7 +53,7 @@ class State(InputState):
     """Keys of checks already run, so a later round does not repeat them."""
 
     round: int = 0
-    """Verification rounds done."""
+    """Verification rounds begun (the current one included)."""
 
     tool_calls: int = 0
     """Tool calls made."""
@@ -59,11 +64,20 @@ class State(InputState):
     started_at: float = 0.0
     """time.time() when the run began (wall-time budget)."""
 
-    decision: str | None = None
-    """The last decision: commit or refine, with its reason."""
+    tool_messages: Annotated[list[AnyMessage], add_messages] = field(default_factory=list)
+    """Model-driven verification: the calls the ToolNode may run and its answers."""
+
+    tool_steps: int = 0
+    """Model turns with tools in the current round (model-driven verification)."""
+
+    decision: Literal["commit", "refine"] | None = None
+    """The last decision."""
+
+    decision_reason: str = ""
+    """Why it was taken."""
 
     prediction: dict[str, Any] | None = None
     """The committed Prediction."""
 
     trace: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
-    """Trace events of this run, in order (see graphs/gre/trace.py)."""
+    """Trace events of this run, in order (see core/trace.py)."""
