@@ -17,7 +17,6 @@ Never raises on model text.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import types
@@ -648,7 +647,3 @@ def parse_stage(stage: str | type[StageModel], text: str) -> StageModel:
     kept = list(dict.fromkeys(n.strip() for n in notes if n and n.strip()))
     values["notes"] = "\n".join(kept) or None
     return _build(model, values, [])
-
-
-def json_dumps(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json", exclude_none=True), ensure_ascii=False)

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.errors import ErrorKind, GreError, ToolFailure
 from gre_agent.core.settings import CacheMode, ToolSettings
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -35,7 +35,7 @@ cache_hits: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
 )
 
 
-class RetryAfterTooLong(Exception):
+class RetryAfterTooLong(GreError):
     """The server asked us to wait longer than we are willing to."""
 
     def __init__(self, seconds: float):

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from gre_agent.core.errors import GreError
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 PACKAGES = (
@@ -34,7 +36,7 @@ PACKAGES = (
 )
 
 
-class ManifestError(ValueError):
+class ManifestError(GreError, ValueError):
     """A run folder that holds another run (other dataset or config), or a bad manifest."""
 
 

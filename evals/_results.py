@@ -23,10 +23,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gre_agent.core.errors import GreError
+
 RESULTS_NAME = "results.jsonl"
 
 
-class ResultsError(RuntimeError):
+class ResultsError(GreError, RuntimeError):
     """The results file cannot be read or written (not a results file, disk error)."""
 
 

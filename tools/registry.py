@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
+from gre_agent.core.errors import GreError
 from gre_agent.core.settings import Settings, load_settings
 from gre_agent.tools.base import Tool
 
@@ -38,7 +39,9 @@ BUILTIN: tuple[str, ...] = (
 )
 
 
-class UnknownToolError(KeyError):
+class UnknownToolError(GreError, KeyError):
+    """No tool of that name is registered (a KeyError, as for a missing mapping key)."""
+
     def __init__(self, name: str, known: Iterable[str]):
         self.name = name
         super().__init__(f"unknown tool {name!r}; known tools: {', '.join(sorted(known))}")

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import yaml
 
+from gre_agent.core.errors import ConfigError  # re-exported: the one ConfigError
+
 __all__ = [
     "CONFIGS",
     "ConfigError",
@@ -31,10 +33,6 @@ __all__ = [
     "config_template",
     "load_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A training configuration that cannot be used (unknown key, wrong type, missing value)."""
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gre_agent.core.errors import GreError
 from gre_agent.graphs.gre.trace import file_sha256
 
 __all__ = ["Exclusions", "GroundTruth", "GroundTruthError", "read_rows"]
@@ -31,7 +32,7 @@ _LON = ("gt_lon", "lon", "lng", "longitude", "LON", "Longitude")
 _SHA = ("image_sha256", "sha256")
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(GreError, ValueError):
     """A ground-truth or exclusion source that cannot be read as a whole."""
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 
+from gre_agent.core.errors import GreError
 from gre_agent.evals.datasets._model import (
     LoadedDataset,
     LoadReport,
@@ -26,7 +27,7 @@ ImageCheck = Literal["exists", "header", "decode"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG")
 
 
-class RowError(Exception):
+class RowError(GreError):
     """A row cannot become a sample; `kind` says which way it failed."""
 
     def __init__(self, kind: ProblemKind, reason: str):

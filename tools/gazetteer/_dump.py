@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from gre_agent.core.errors import GreError
 from gre_agent.core.settings import Settings
 from gre_agent.tools.gazetteer._index import Place, PlaceIndex
 
@@ -28,7 +29,7 @@ INDEX_NAME = "geonames-index.npz"
 ADMIN1_FILE = "admin1CodesASCII.txt"  # GeoNames' admin1 code -> name table
 
 
-class DumpError(ValueError):
+class DumpError(GreError, ValueError):
     """The file is not a GeoNames dump."""
 
 
