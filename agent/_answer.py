@@ -19,8 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gre_agent.agent.schemas import Coordinates
 from gre_agent.core.errors import AnswerParseError
+from gre_agent.core.geo import (
+    Coordinates,
+    check_latitude,
+    check_longitude,
+    is_latitude,
+    is_longitude,
+)
 
 _MAX_REGION = 20_000
 
@@ -98,11 +104,10 @@ def _value(m: re.Match[str], p: str) -> _Value | None:
 
 
 def _check(lat: float, lon: float) -> Coordinates:
-    if not -90 <= lat <= 90:
-        raise AnswerParseError(f"latitude {lat:g} outside [-90, 90]")
-    if not -180 <= lon <= 180:
-        raise AnswerParseError(f"longitude {lon:g} outside [-180, 180]")
-    return Coordinates(lat=lat, lon=lon)
+    try:
+        return Coordinates(lat=check_latitude(lat), lon=check_longitude(lon))
+    except ValueError as err:
+        raise AnswerParseError(str(err)) from None
 
 
 def _keyed(region: str, strict: bool) -> tuple[float, float] | None:
@@ -204,8 +209,8 @@ def parse_coordinate(value: str, axis: str) -> float | None:
     found = _value(m, "a") if m else None
     if found is None or (found.axis is not None and found.axis != axis):
         return None
-    limit = 90 if axis == "lat" else 180
-    return found.value if -limit <= found.value <= limit else None
+    valid = is_latitude if axis == "lat" else is_longitude
+    return found.value if valid(found.value) else None
 
 
 def try_parse_answer(text: str) -> Coordinates | None:

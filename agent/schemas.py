@@ -10,57 +10,29 @@ FinalAnswer. ThinkSections holds GRE's own `<think>` block, cut into numbered se
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# One coordinate check for the whole package; re-exported here for the stage models' users.
+from gre_agent.core.geo import Coordinates as Coordinates
+from gre_agent.core.geo import Latitude as Latitude
+from gre_agent.core.geo import Longitude as Longitude
 
 DrivingSide = Literal["left", "right"]
 Decision = Literal["commit", "refine"]
 
 
-def _check_lat(value: float | None) -> float | None:
-    if value is not None and (not math.isfinite(value) or not -90.0 <= value <= 90.0):
-        raise ValueError(f"latitude {value} outside [-90, 90]")
-    return value
-
-
-def _check_lon(value: float | None) -> float | None:
-    if value is not None and (not math.isfinite(value) or not -180.0 <= value <= 180.0):
-        raise ValueError(f"longitude {value} outside [-180, 180]")
-    return value
-
-
-Latitude = Annotated[float, AfterValidator(_check_lat)]
-Longitude = Annotated[float, AfterValidator(_check_lon)]
-
-
 class StageModel(BaseModel):
-    """Base of the stage models: tolerant of extra keys, compact to show to a model."""
+    """Base of the stage models: tolerant of extra keys (prompts.format_stage shows them)."""
 
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
-
-    def compact(self) -> str:
-        """JSON without empty fields: how a finished stage is shown to later stages."""
-        return self.model_dump_json(exclude_none=True, exclude_defaults=True)
 
     def is_empty(self) -> bool:
         """True when no field other than `notes` holds anything."""
         data = self.model_dump(exclude_none=True, exclude_defaults=True)
         data.pop("notes", None)
         return not data
-
-
-class Coordinates(BaseModel):
-    """A validated point: latitude in [-90, 90], longitude in [-180, 180] (WGS-84 degrees)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    lat: Latitude
-    lon: Longitude
-
-    def as_tuple(self) -> tuple[float, float]:
-        return (self.lat, self.lon)
 
 
 class Scene(StageModel):
@@ -139,15 +111,6 @@ class Hypotheses(StageModel):
     @property
     def best(self) -> Hypothesis | None:
         return self.hypotheses[0] if self.hypotheses else None
-
-
-class Evidence(BaseModel):
-    """One checked claim, as the verification stage receives it."""
-
-    claim: str = Field(description="what was checked, e.g. 'street name Rua Augusta'")
-    source: str = Field("", description="tool or reasoning step that checked it")
-    result: str = Field("", description="what came back, summarised")
-    supports: bool | None = Field(None, description="True: confirms; False: contradicts")
 
 
 class Verification(StageModel):

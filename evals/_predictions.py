@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gre_agent.core.geo import Latitude, Longitude
 from gre_agent.evals.datasets import RowProblem
-
-
-def _finite(value: float, low: float, high: float, name: str) -> float:
-    if isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} {value} is outside [{low}, {high}]")
-    return float(value)
 
 
 class PredictionRow(BaseModel):
@@ -30,10 +22,10 @@ class PredictionRow(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     id: str
-    pred_lat: float
-    pred_lon: float
-    gt_lat: float
-    gt_lon: float
+    pred_lat: Latitude
+    pred_lon: Longitude
+    gt_lat: Latitude
+    gt_lon: Longitude
     scene: str | None = None
     country: str | None = None
     region: str | None = None
@@ -41,8 +33,8 @@ class PredictionRow(BaseModel):
     city: str | None = None
     tool_calls: int | list[Any] | None = None
     cache_hits: int | None = Field(default=None, ge=0)
-    pre_verify_lat: float | None = None
-    pre_verify_lon: float | None = None
+    pre_verify_lat: Latitude | None = None
+    pre_verify_lon: Longitude | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -50,16 +42,6 @@ class PredictionRow(BaseModel):
         if v is None or isinstance(v, bool) or (isinstance(v, str) and not v.strip()):
             raise ValueError("id is missing")
         return str(v)
-
-    @field_validator("pred_lat", "gt_lat", "pre_verify_lat")
-    @classmethod
-    def _lat(cls, v: float | None, info) -> float | None:
-        return None if v is None else _finite(v, -90.0, 90.0, info.field_name)
-
-    @field_validator("pred_lon", "gt_lon", "pre_verify_lon")
-    @classmethod
-    def _lon(cls, v: float | None, info) -> float | None:
-        return None if v is None else _finite(v, -180.0, 180.0, info.field_name)
 
     @property
     def tool_call_count(self) -> int | None:

@@ -9,9 +9,9 @@ import asyncio
 import pytest
 from PIL import Image
 
+from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
 from gre_agent.graphs.chat import ChatContext, ChatService
-from gre_agent.graphs.gre.evidence import distance_km
 from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
 from tests.test_graph_agent import ALEKSANTERINKATU, DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess
@@ -82,7 +82,7 @@ def test_locate_then_questions_from_the_trace(tmp_path, photo, registry):
             assert "commit" in stages and all(e.text for e in progress)
             pred = reply.prediction
             assert reply.intent == "locate" and pred["country_code"] == "FI"
-            assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+            assert geodesic_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
             assert "Aleksanterinkatu" in reply.text and "openstreetmap.org" in reply.text
             assert len(reply.hypotheses) >= 2 and reply.trace_path and reply.evidence
             calls = len(backend.calls)
@@ -116,7 +116,7 @@ def test_a_hint_re_verifies_without_looking_at_the_photo_again(tmp_path, photo, 
         async with service(tmp_path, backend, registry) as chat:
             _, first = await turn(chat, "s", image=photo)
             assert (
-                distance_km(first.prediction["lat"], first.prediction["lon"], *ALEKSANTERINKATU)
+                geodesic_km(first.prediction["lat"], first.prediction["lon"], *ALEKSANTERINKATU)
                 > 20
             )
             n = len(backend.calls)
@@ -128,7 +128,7 @@ def test_a_hint_re_verifies_without_looking_at_the_photo_again(tmp_path, photo, 
             # the hint reached the model's prompts and the checked claims
             assert "Aleksanterinkatu" in backend.calls[n][1][-1].text
             pred = second.prediction
-            assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+            assert geodesic_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
             assert "moved" in second.text
             _, why = await turn(chat, "s", "why?")
             assert "Aleksanterinkatu" in why.text

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
 from gre_agent.graphs.chat import ChatContext, ChatService
-from gre_agent.graphs.gre.evidence import distance_km
 from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
 from tests.test_chat_graph import script
@@ -99,7 +99,7 @@ def test_killed_mid_answer_the_session_resumes_from_the_last_stage(tmp_path, hel
             assert events[0].stage == "hypotheses"
             reply = events[-1].reply
             pred = reply.prediction
-            assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+            assert geodesic_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
             assert not await chat.interrupted("sess")
             assert [t.role for t in await chat.history("sess")] == ["user", "assistant"]
             # and the stored run answers questions in yet another service

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
-from gre_agent.graphs.gre.evidence import distance_km
+from gre_agent.core.geo import geodesic_km
 from gre_agent.graphs.gre.map import DEFAULT_TILES
 from gre_agent.graphs.gre.trace import read_trace
 
@@ -52,7 +52,7 @@ def test_demo_replay_reproduces_the_recorded_prediction(osm_env, tmp_path):
     out = json.loads(line)
     assert out["ok"] is True and out["error"] is None and out["image"] == str(IMAGE)
     pred = out["prediction"]
-    assert distance_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
+    assert geodesic_km(pred["lat"], pred["lon"], *ALEKSANTERINKATU) < 1.0
     assert pred["country_code"] == "FI" and pred["place"] == "Helsinki"
     assert without_timing(pred) == without_timing(recorded_prediction())
     assert pred["osm_url"].startswith("https://www.openstreetmap.org/?mlat=60.16")
@@ -151,7 +151,7 @@ def test_missing_osm_index_is_warned_about(tmp_path, monkeypatch):
     # with no verification rounds the graph commits the model's first guess
     out = json.loads(res.stdout)
     assert res.exit_code == 0 and out["prediction"]["rounds"] == 0
-    assert distance_km(out["prediction"]["lat"], out["prediction"]["lon"], 60.1699, 24.9384) < 0.01
+    assert geodesic_km(out["prediction"]["lat"], out["prediction"]["lon"], 60.1699, 24.9384) < 0.01
 
 
 def test_online_switches_every_tool_with_an_online_backend(monkeypatch):

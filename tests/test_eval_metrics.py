@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from gre_agent.core import geo
 from gre_agent.evals import (
     AdminPlaces,
     PredictionRow,
@@ -83,7 +84,7 @@ def test_threaded_geodesic_equals_single_thread(monkeypatch):
         rng.uniform(-180, 180, n),
     )
     single = geodesic_km(*args, workers=1)
-    monkeypatch.setattr(metrics, "_PARALLEL_MIN", 10)
+    monkeypatch.setattr(geo, "_PARALLEL_MIN", 10)
     np.testing.assert_array_equal(geodesic_km(*args, workers=3), single)
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 from PIL import Image
 
+from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
 from gre_agent.graphs.gre import Context, locate
-from gre_agent.graphs.gre.evidence import distance_km
 from gre_agent.graphs.gre.trace import read_trace
 from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
@@ -78,10 +78,10 @@ def test_street_name_snaps_a_30_km_off_guess_onto_the_street(photo, offline_regi
     result = run(photo, backend, offline_registry)
     assert result.error is None
     first = result.state["initial"]
-    assert distance_km(first["lat"], first["lon"], *ALEKSANTERINKATU) > 25
+    assert geodesic_km(first["lat"], first["lon"], *ALEKSANTERINKATU) > 25
     pred = result.prediction
     assert pred.status == "ok" and pred.country_code == "FI"
-    assert distance_km(pred.lat, pred.lon, *ALEKSANTERINKATU) < 1.0
+    assert geodesic_km(pred.lat, pred.lon, *ALEKSANTERINKATU) < 1.0
     assert any("Aleksanterinkatu" in e for e in pred.evidence)
     assert pred.confidence > 0.75
     assert backend.stages()[:4] == ["scene", "detail", "semantic", "hypotheses"]
@@ -112,7 +112,7 @@ def test_tools_contradict_the_first_hypothesis_and_the_agent_revises(photo, offl
     pred = result.prediction
     assert result.state["initial"]["place"] == "Oslo"
     assert pred.country_code == "FI"
-    assert distance_km(pred.lat, pred.lon, *ALEKSANTERINKATU) < 1.0
+    assert geodesic_km(pred.lat, pred.lon, *ALEKSANTERINKATU) < 1.0
     evidence = result.state["evidence"]
     against_oslo = [
         e for e in evidence if e["candidate"] and "Oslo" in e["candidate"] and e["weight"] < 0
@@ -196,7 +196,7 @@ def test_repair_prompt_recovers_coordinates(photo, offline_registry):
     )
     result = run(photo, backend, offline_registry)
     assert result.prediction.status == "ok"
-    assert distance_km(result.prediction.lat, result.prediction.lon, 60.1699, 24.9384) < 0.01
+    assert geodesic_km(result.prediction.lat, result.prediction.lon, 60.1699, 24.9384) < 0.01
 
 
 def test_single_shot_mode_uses_the_gre_prompt_and_no_tools(photo, offline_registry):
@@ -270,7 +270,7 @@ def test_bilingual_signs_of_one_street_are_not_a_crossing(photo, offline_registr
     assert "osm.street_intersection" not in tools
     found = [e for e in result.state["evidence"] if e["kind"] == "street" and e["weight"] > 0]
     assert len(found) == 1, "one street, counted once"
-    assert distance_km(result.prediction.lat, result.prediction.lon, *ALEKSANTERINKATU) < 1.0
+    assert geodesic_km(result.prediction.lat, result.prediction.lon, *ALEKSANTERINKATU) < 1.0
 
 
 def test_two_candidates_give_the_same_prompts_every_run(photo, offline_registry):

@@ -15,9 +15,9 @@ from gre_agent.agent.backends import (
     ToolCall,
     TransformersBackend,
 )
+from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import ModelSettings, Settings
 from gre_agent.graphs.gre import Context, locate
-from gre_agent.graphs.gre.evidence import distance_km
 from gre_agent.graphs.gre.trace import read_trace
 from gre_agent.tools import Registry
 from tests.fake_openai import FakeOpenAIServer
@@ -122,7 +122,7 @@ def test_replaying_a_trace_gives_an_identical_prediction(photo, registry):
     again = run(photo, backend_obj=replay, registry=registry)
     drop = {"elapsed_s"}
     assert again.prediction.model_dump(exclude=drop) == first.prediction.model_dump(exclude=drop)
-    assert distance_km(again.prediction.lat, again.prediction.lon, 60.1685, 24.9490) < 1.0
+    assert geodesic_km(again.prediction.lat, again.prediction.lon, 60.1685, 24.9490) < 1.0
 
 
 def test_model_driven_verification_runs_the_models_tool_calls(photo, registry):
@@ -174,7 +174,7 @@ def test_model_driven_verification_runs_the_models_tool_calls(photo, registry):
     last_request = backend.calls[-1][1]
     assert [m.role for m in last_request].count("tool") == 2
     pred = result.prediction
-    assert distance_km(pred.lat, pred.lon, 60.1685, 24.9490) < 1.0
+    assert geodesic_km(pred.lat, pred.lon, 60.1685, 24.9490) < 1.0
 
 
 def test_model_driven_tool_budget_is_enforced(photo, registry):

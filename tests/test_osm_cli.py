@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from gre_agent.cli.data_osm import sample_path
 from gre_agent.cli.main import app
 from gre_agent.tools import registry
-from gre_agent.tools.osm._geo import haversine_m
+from gre_agent.tools.osm._geo import distance_m
 
 runner = CliRunner()
 
@@ -56,7 +56,7 @@ def test_find_named_through_the_cli(
     features = json.loads(result.stdout)["features"]
     museum = next(f for f in features if f["tags"].get("tourism") == "museum")
     assert museum["name"] == "Ateneum"
-    assert haversine_m(museum["lat"], museum["lon"], 60.1700, 24.9440) < 150
+    assert distance_m(museum["lat"], museum["lon"], 60.1700, 24.9440) < 150
 
 
 def test_missing_index_tells_what_to_run(

@@ -19,7 +19,7 @@ from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import Settings
 from gre_agent.tools.base import Tool
 from gre_agent.tools.osm import FeaturesNearTool, FindNamedTool, StreetIntersectionTool
-from gre_agent.tools.osm._geo import bbox_distance_m, haversine_m, polyline_distance_m
+from gre_agent.tools.osm._geo import bbox_distance_m, distance_m, polyline_distance_m
 
 CENTRE = {"lat": 60.1699, "lon": 24.9384}  # Forum, Mannerheimintie
 HELSINKI_BBOX = [60.15, 24.90, 60.19, 24.97]
@@ -52,7 +52,7 @@ def test_a_named_landmark_is_where_it_really_is(
     found = call(FindNamedTool(settings), name=name, bbox=HELSINKI_BBOX, tags={tag: None})
     best = found[0]
     assert best["name"] == name
-    assert haversine_m(best["lat"], best["lon"], true_lat, true_lon) < 150
+    assert distance_m(best["lat"], best["lon"], true_lat, true_lon) < 150
 
 
 def test_find_named_around_sorts_by_distance_and_stays_in_the_circle(settings: Settings) -> None:
@@ -65,7 +65,7 @@ def test_find_named_around_sorts_by_distance_and_stays_in_the_circle(settings: S
     assert all(d is not None and d < 2000 for d in distances)
     # Aleksanterinkatu runs east from Mannerheimintie, 150-1000 m from Forum.
     street = [f for f in found if f["tags"].get("highway")]
-    assert street and haversine_m(street[0]["lat"], street[0]["lon"], 60.1688, 24.9440) < 600
+    assert street and distance_m(street[0]["lat"], street[0]["lon"], 60.1688, 24.9440) < 600
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_find_named_around_sorts_by_distance_and_stays_in_the_circle(settings: S
 def test_names_match_without_case_or_accents(settings: Settings, query: str) -> None:
     found = call(FindNamedTool(settings), name=query, bbox=HELSINKI_BBOX)
     assert found and found[0]["name"] == "Töölönlahdenkatu"
-    assert haversine_m(found[0]["lat"], found[0]["lon"], 60.1722, 24.9390) < 300
+    assert distance_m(found[0]["lat"], found[0]["lon"], 60.1722, 24.9390) < 300
 
 
 def test_translated_names_are_searched_too(settings: Settings) -> None:
@@ -108,7 +108,7 @@ def test_features_near_with_a_tag_value(settings: Settings) -> None:
     assert distances == sorted(distances) and max(distances) <= 150
     for f in found:  # distances are from the query point to the reported coordinates
         assert f["distance_m"] == pytest.approx(
-            haversine_m(CENTRE["lat"], CENTRE["lon"], f["lat"], f["lon"]), abs=0.1
+            distance_m(CENTRE["lat"], CENTRE["lon"], f["lat"], f["lon"]), abs=0.1
         )
 
 
@@ -142,7 +142,7 @@ def test_streets_cross_where_they_really_do(
     assert found
     for node in found:
         assert node["osm_type"] == "node"
-        assert haversine_m(node["lat"], node["lon"], true_lat, true_lon) < 80
+        assert distance_m(node["lat"], node["lon"], true_lat, true_lon) < 80
         assert node["name"].casefold() == f"{street_a} / {street_b}".casefold()
 
 
@@ -206,7 +206,7 @@ def test_bad_find_named_args_are_rejected(settings: Settings, args: dict[str, An
 def test_squares_mapped_as_relations_are_found(settings: Settings) -> None:
     found = call(FindNamedTool(settings), name="Senaatintori", bbox=HELSINKI_BBOX, limit=50)
     square = next(f for f in found if f["osm_type"] == "relation")
-    assert haversine_m(square["lat"], square["lon"], 60.1694, 24.9522) < 100
+    assert distance_m(square["lat"], square["lon"], 60.1694, 24.9522) < 100
 
 
 def test_relations_clipped_by_the_extract_are_left_out(settings: Settings) -> None:
@@ -240,9 +240,9 @@ def test_features_near_agrees_with_a_brute_force_scan(
         elif osm_type == "relation":
             reach = bbox_distance_m(lat, lon, tuple(box))
         else:
-            reach = haversine_m(lat, lon, f_lat, f_lon)
+            reach = distance_m(lat, lon, f_lat, f_lon)
         if reach <= radius_m:
-            expected.append((round(haversine_m(lat, lon, f_lat, f_lon), 1), osm_type, osm_id))
+            expected.append((round(distance_m(lat, lon, f_lat, f_lon), 1), osm_type, osm_id))
     expected.sort()
     found = call(
         FeaturesNearTool(settings), lat=lat, lon=lon, radius_m=radius_m, tags=tags, limit=500

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from gre_agent.tools.wikipedia import parse_coordinates
-from gre_agent.tools.wikipedia._geo import haversine_m
 
 
 @pytest.mark.parametrize(
@@ -45,9 +44,3 @@ def test_no_or_invalid_coordinates():
     assert parse_coordinates("<p>No place here; 12; 13</p>") is None
     assert parse_coordinates('<span class="geo">123.0; 24.0</span>') is None
     assert parse_coordinates('<span class="geography">60.1; 24.9</span>') is None
-
-
-def test_haversine():
-    # Helsinki Cathedral to Uspenski Cathedral: about 450 m
-    assert haversine_m(60.170278, 24.952222, 60.168611, 24.959722) == pytest.approx(453, abs=5)
-    assert haversine_m(0, 0, 0, 180) == pytest.approx(20_015_115, rel=1e-4)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gre_agent.agent.finetune.groundtruth import Exclusions, GroundTruth
 from gre_agent.agent.finetune.traces import Trajectory
-from gre_agent.graphs.gre.evidence import distance_km
+from gre_agent.core.geo import geodesic_km
 
 __all__ = ["FilterReport", "attach_ground_truth", "dedupe", "split_by_image"]
 
@@ -53,7 +53,7 @@ def attach_ground_truth(trajs: Sequence[Trajectory], gt: GroundTruth | None) -> 
         t.gt = gt.lookup(t.image, t.image_sha256) if gt is not None else None
         point = t.point
         if t.gt is not None and point is not None:
-            t.error_km = distance_km(point[0], point[1], t.gt[0], t.gt[1])
+            t.error_km = geodesic_km(point[0], point[1], t.gt[0], t.gt[1])
 
 
 def exclude(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gre_agent.agent.parsing import try_parse_answer
-from gre_agent.graphs.gre.evidence import distance_km
+from gre_agent.core.geo import geodesic_km
 
 __all__ = [
     "DEFAULT_TAU_KM",
@@ -70,7 +70,7 @@ def coordinate_reward(
         if point is None or lat is None or lon is None:
             out.append(0.0)
             continue
-        d = distance_km(point.lat, point.lon, float(lat), float(lon))
+        d = geodesic_km(point.lat, point.lon, float(lat), float(lon))
         out.append(2.0 / (1.0 + math.exp(min(d / tau_km, 700.0))))
     return out
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from gre_agent.core.errors import GreError
+from gre_agent.core.geo import Latitude, Longitude
 
 ProblemKind = Literal[
     "missing_image", "corrupt_image", "bad_coordinates", "bad_row", "duplicate_id"
@@ -46,23 +46,9 @@ class Sample(BaseModel):
 
     id: str
     image_path: Path
-    gt_lat: float
-    gt_lon: float
+    gt_lat: Latitude
+    gt_lon: Longitude
     metadata: SampleMeta = Field(default_factory=SampleMeta)
-
-    @field_validator("gt_lat")
-    @classmethod
-    def _lat(cls, v: float) -> float:
-        if not (math.isfinite(v) and -90.0 <= v <= 90.0):
-            raise ValueError(f"latitude {v} is not in [-90, 90]")
-        return v
-
-    @field_validator("gt_lon")
-    @classmethod
-    def _lon(cls, v: float) -> float:
-        if not (math.isfinite(v) and -180.0 <= v <= 180.0):
-            raise ValueError(f"longitude {v} is not in [-180, 180]")
-        return v
 
 
 class RowProblem(BaseModel):

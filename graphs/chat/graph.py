@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from gre_agent.core.geo import geodesic_km
 from gre_agent.core.images import ImageError, check_image
 from gre_agent.graphs.chat import answers, prompts
 from gre_agent.graphs.chat.context import ChatContext, gre_context
@@ -30,7 +31,6 @@ from gre_agent.graphs.chat.events import Reply
 from gre_agent.graphs.chat.intents import is_question, label_from_model, parse
 from gre_agent.graphs.chat.runs import run_agent
 from gre_agent.graphs.chat.state import ChatState, InputState
-from gre_agent.graphs.gre.evidence import distance_km
 
 
 def _ctx(runtime: Runtime[ChatContext]) -> ChatContext:
@@ -242,7 +242,7 @@ async def recheck(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
     hints = "; ".join(state.hints) or "none"
     lines = [f"Checked again with your hints ({hints})."]
     if after.get("lat") is not None and before.get("lat") is not None:
-        moved = distance_km(before["lat"], before["lon"], after["lat"], after["lon"])
+        moved = geodesic_km(before["lat"], before["lon"], after["lat"], after["lon"])
         if moved > 1.0:
             lines.append(f"The answer moved {moved:.0f} km.")
         else:

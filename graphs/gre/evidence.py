@@ -12,11 +12,9 @@ import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from pyproj import Geod
 
 from gre_agent.agent.schemas import Hypothesis
-
-_GEOD = Geod(ellps="WGS84")
+from gre_agent.core.geo import geodesic_km
 
 Effect = Literal["confirm", "support", "against", "reject", "move", "neutral", "error"]
 
@@ -44,11 +42,6 @@ WEIGHTS: dict[str, float] = {
 }
 CONFIRMED_SCORE = 2.0  # a candidate at or above this is "confirmed"
 REJECTED_SCORE = -2.5
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Geodesic distance on WGS-84, as the evaluations measure it."""
-    return _GEOD.inv(lon1, lat1, lon2, lat2)[2] / 1000.0
 
 
 def sigmoid(x: float) -> float:
@@ -124,7 +117,7 @@ class Candidate(BaseModel):
     def distance_to(self, lat: float, lon: float) -> float | None:
         if not self.located:
             return None
-        return distance_km(self.lat, self.lon, lat, lon)  # type: ignore[arg-type]
+        return geodesic_km(self.lat, self.lon, lat, lon)  # type: ignore[arg-type]
 
     def within(self, lat: float, lon: float, slack: float = 1.0) -> bool:
         d = self.distance_to(lat, lon)
@@ -185,7 +178,7 @@ def same_place(a: Candidate, b: Candidate) -> bool:
     if a.place and b.place and a.place.casefold() == b.place.casefold():
         return (a.country_code or b.country_code) is None or a.country_code == b.country_code
     if a.located and b.located:
-        d = distance_km(a.lat, a.lon, b.lat, b.lon)  # type: ignore[arg-type]
+        d = geodesic_km(a.lat, a.lon, b.lat, b.lon)  # type: ignore[arg-type]
         return d <= max(1.0, min(a.radius_km, b.radius_km) * 0.5)
     return False
 

@@ -10,7 +10,6 @@ geopy exceptions left (unparsable JSON, bad query) are mapped by `failure_from_g
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -33,9 +32,9 @@ from geopy.geocoders import Nominatim
 from geopy.location import Location
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, haversine_km
 from gre_agent.core.http import request_raw
 from gre_agent.tools.gazetteer._models import Candidate, ReverseResult
-from gre_agent.tools.gazetteer._reverse import EARTH_RADIUS_KM
 
 SOURCE = "nominatim"
 BACKEND = "nominatim"  # name of the HTTP session: its cache file and rate limiter
@@ -156,13 +155,6 @@ def candidate(location: Location, rank: int) -> Candidate:
     )
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
 def reverse_result(location: Location, lat: float, lon: float) -> ReverseResult:
     raw: dict[str, Any] = location.raw
     address = raw.get("address") or {}
@@ -172,7 +164,9 @@ def reverse_result(location: Location, lat: float, lon: float) -> ReverseResult:
         admin1=admin1,
         admin2=address.get("county") or address.get("state_district"),
         country_code=(address.get("country_code") or "").upper() or None,
-        distance_km=haversine_km(lat, lon, location.latitude, location.longitude),
+        distance_km=haversine_km(
+            lat, lon, location.latitude, location.longitude, MEAN_EARTH_RADIUS_KM
+        ),
         lat=float(location.latitude),
         lon=float(location.longitude),
         source=SOURCE,

@@ -17,8 +17,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, valid_points
 
-EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+EARTH_RADIUS_KM = MEAN_EARTH_RADIUS_KM  # chords become km on the IUGG mean radius
 LEAF_SIZE = 32  # measured: ~25% faster queries than scipy's default of 16
 SORT_ABOVE = 4096  # batches larger than this are queried in spatial order
 
@@ -87,9 +88,7 @@ class ReversePlaces:
         lons = np.asarray(lons, dtype=np.float64).ravel()
         if lats.shape != lons.shape:
             raise ValueError(f"{lats.size} latitudes but {lons.size} longitudes")
-        bad = ~(
-            np.isfinite(lats) & np.isfinite(lons) & (np.abs(lats) <= 90) & (np.abs(lons) <= 180)
-        )
+        bad = ~valid_points(lats, lons)
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(f"point {i} ({lats[i]}, {lons[i]}) is not a valid coordinate")

@@ -6,15 +6,15 @@ import itertools
 import math
 from collections.abc import Sequence
 
-EARTH_RADIUS_M = 6_371_008.8
+from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, haversine_km
+
+EARTH_RADIUS_M = MEAN_EARTH_RADIUS_KM * 1000.0
 M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres on the mean radius: how OSM radii are measured."""
+    return 1000.0 * haversine_km(lat1, lon1, lat2, lon2, MEAN_EARTH_RADIUS_KM)
 
 
 def radius_bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
@@ -42,4 +42,4 @@ def polyline_distance_m(lat: float, lon: float, points: Sequence[tuple[float, fl
 def bbox_distance_m(lat: float, lon: float, box: tuple[float, float, float, float]) -> float:
     """Distance from a point to a (south, west, north, east) box; 0 inside it."""
     south, west, north, east = box
-    return haversine_m(lat, lon, min(max(lat, south), north), min(max(lon, west), east))
+    return distance_m(lat, lon, min(max(lat, south), north), min(max(lon, west), east))

@@ -32,7 +32,7 @@ import osmium
 from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.tools.osm._geo import (
     bbox_distance_m,
-    haversine_m,
+    distance_m,
     polyline_distance_m,
     radius_bbox,
 )
@@ -311,7 +311,7 @@ def _name_sql(name: str) -> tuple[str, list[Any]]:
 def _inside_circle(box: Box, lat: float, lon: float, radius_m: float) -> bool:
     south, west, north, east = box
     corners = ((south, west), (south, east), (north, west), (north, east))
-    return all(haversine_m(lat, lon, c_lat, c_lon) <= radius_m for c_lat, c_lon in corners)
+    return all(distance_m(lat, lon, c_lat, c_lon) <= radius_m for c_lat, c_lon in corners)
 
 
 class OsmIndex:
@@ -412,7 +412,7 @@ class OsmIndex:
         self, candidates: list[_Candidate], lat: float, lon: float, radius_m: float, limit: int
     ) -> list[Feature]:
         scored = sorted(
-            ((haversine_m(lat, lon, c.lat, c.lon), c.id, c) for c in candidates),
+            ((distance_m(lat, lon, c.lat, c.lon), c.id, c) for c in candidates),
             key=lambda s: s[:2],
         )
         kept: list[tuple[float, int]] = []
@@ -494,7 +494,7 @@ class OsmIndex:
         for row in rows:
             distance = None
             if near is not None:
-                distance = haversine_m(near[0], near[1], row["lat"], row["lon"])
+                distance = distance_m(near[0], near[1], row["lat"], row["lon"])
                 if distance > near[2]:
                     continue
             crossings.setdefault(row["node_id"], (distance, row))

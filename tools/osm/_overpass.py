@@ -14,7 +14,7 @@ import requests
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.core.http import request_raw
-from gre_agent.tools.osm._geo import haversine_m
+from gre_agent.tools.osm._geo import distance_m
 from gre_agent.tools.osm._models import Feature
 
 
@@ -62,7 +62,7 @@ def features(result: overpy.Result, origin: tuple[float, float] | None = None) -
         if lat is None or lon is None:
             continue  # no centre (Overpass leaves it out for empty geometries)
         tags = {str(k): str(v) for k, v in element.tags.items()}
-        distance = None if origin is None else round(haversine_m(*origin, lat, lon), 1)
+        distance = None if origin is None else round(distance_m(*origin, lat, lon), 1)
         found.append(
             Feature(
                 osm_type=osm_type,  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Coordinates in article HTML, and great-circle distances.
+"""Coordinates in article HTML.
 
 Wikipedia (and Kiwix's copies of it) mark an article's coordinates in several ways;
 `parse_coordinates` tries them from the most to the least specific:
@@ -17,13 +17,10 @@ article of a ZIM, and this has to stay fast.
 from __future__ import annotations
 
 import html as html_lib
-import math
 import re
 from collections.abc import Callable
 
-import numpy as np
-
-EARTH_RADIUS_M = 6_371_008.8
+from gre_agent.core.geo import is_latitude, is_longitude
 
 Coord = tuple[float, float]
 
@@ -52,9 +49,7 @@ def _num(s: str) -> float:
 
 
 def _valid(lat: float, lon: float) -> Coord | None:
-    if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
-        return (lat, lon)
-    return None
+    return (lat, lon) if is_latitude(lat) and is_longitude(lon) else None
 
 
 def _attrs(tag: str) -> dict[str, str]:
@@ -145,19 +140,3 @@ def parse_coordinates(doc: str) -> Coord | None:
         if found:
             return found
     return None
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Distances in metres from one point to many."""
-    p1, p2 = np.radians(lat), np.radians(lats)
-    dp, dl = p2 - p1, np.radians(lons - lon)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))

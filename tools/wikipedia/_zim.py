@@ -28,9 +28,10 @@ from libzim.search import Query, Searcher
 from libzim.suggestion import SuggestionSearcher
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, haversine_km_many
 from gre_agent.core.settings import Settings
 
-from ._geo import haversine_many, parse_coordinates
+from ._geo import parse_coordinates
 from ._lang import same_language
 
 DEMO_ZIM = Path(__file__).parent / "data" / "demo-en.zim"
@@ -250,7 +251,7 @@ class GeoIndex:
         """(row, distance in metres) of the nearest articles within the radius."""
         if not self.titles:
             return []
-        dist = haversine_many(lat, lon, self.lats, self.lons)
+        dist = 1000.0 * haversine_km_many(lat, lon, self.lats, self.lons, MEAN_EARTH_RADIUS_KM)
         rows = np.flatnonzero(dist <= radius_m)
         rows = rows[np.argsort(dist[rows], kind="stable")][:limit]
         return [(int(r), float(dist[r])) for r in rows]
