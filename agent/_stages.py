@@ -41,6 +41,7 @@ from gre_agent.agent.schemas import (
     ThinkSections,
     Verification,
 )
+from gre_agent.core.scripts import scripts_named_in
 
 _MAX_JSON = 200_000
 _MAX_DEPTH = 32  # model JSON is shallow; deep nesting is damage, and slow to repair
@@ -572,7 +573,7 @@ def _reasoning_fields(model: type[StageModel], text: str, ts: ThinkSections) -> 
         ]
         out = {
             "languages": vocab.languages_in(body),
-            "scripts": vocab.scripts_in(body),
+            "scripts": scripts_named_in(body),
             "brands": list(dict.fromkeys(brand_quotes)),
             "cultural_cues": _matching(all_sents, "cultural_cues"),
             "driving_side": vocab.driving_side(body),

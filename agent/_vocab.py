@@ -1,5 +1,7 @@
-"""Word lists that turn free reasoning into stage fields: countries, languages, scripts,
-driving side, and the keyword classes that route a sentence to a field."""
+"""Word lists that turn free reasoning into stage fields: countries, languages,
+driving side, and the keyword classes that route a sentence to a field.
+
+Scripts are not here: `core.scripts` holds the one table of writing systems."""
 
 from __future__ import annotations
 
@@ -192,38 +194,6 @@ LANGUAGES = [
 ]
 _LANGUAGE_RE = re.compile(r"\b(" + "|".join(LANGUAGES) + r")\b")
 
-# Script names that are also language or people names count only next to a script word.
-_SCRIPT_WORD = r"(?:\s+(?:script|alphabet|characters?|letters|lettering|writing|glyphs?))"
-_SCRIPTS: tuple[tuple[str, str], ...] = (
-    ("Cyrillic", r"\bCyrillic\b"),
-    ("Devanagari", r"\bDevanagari\b"),
-    ("Hangul", r"\bHangul\b|\bHangeul\b|\bKorean" + _SCRIPT_WORD),
-    ("Han", r"\bKanji\b|\bHanzi\b|\bChinese" + _SCRIPT_WORD),
-    ("Hiragana", r"\bHiragana\b"),
-    ("Katakana", r"\bKatakana\b"),
-    ("Ge'ez", r"\bGe[’']?ez\b|\bEthiopic\b|\bAmharic" + _SCRIPT_WORD),
-    ("Latin", r"\bLatin" + _SCRIPT_WORD + r"|\bRoman" + _SCRIPT_WORD),
-    ("Greek", r"\bGreek" + _SCRIPT_WORD),
-    ("Arabic", r"\bArabic" + _SCRIPT_WORD),
-    ("Hebrew", r"\bHebrew" + _SCRIPT_WORD),
-    ("Thai", r"\bThai" + _SCRIPT_WORD),
-    ("Georgian", r"\bGeorgian" + _SCRIPT_WORD + r"|\bMkhedruli\b"),
-    ("Armenian", r"\bArmenian" + _SCRIPT_WORD),
-    ("Bengali", r"\bBengali" + _SCRIPT_WORD + r"|\bBangla" + _SCRIPT_WORD),
-    ("Tamil", r"\bTamil" + _SCRIPT_WORD),
-    ("Telugu", r"\bTelugu" + _SCRIPT_WORD),
-    ("Kannada", r"\bKannada" + _SCRIPT_WORD),
-    ("Malayalam", r"\bMalayalam" + _SCRIPT_WORD),
-    ("Gurmukhi", r"\bGurmukhi\b"),
-    ("Gujarati", r"\bGujarati" + _SCRIPT_WORD),
-    ("Sinhala", r"\bSinhal(?:a|ese)" + _SCRIPT_WORD),
-    ("Khmer", r"\bKhmer" + _SCRIPT_WORD),
-    ("Lao", r"\bLao" + _SCRIPT_WORD),
-    ("Burmese", r"\bBurmese" + _SCRIPT_WORD + r"|\bMyanmar" + _SCRIPT_WORD),
-    ("Tibetan", r"\bTibetan" + _SCRIPT_WORD),
-)
-_SCRIPT_RES = tuple((name, re.compile(p, re.I)) for name, p in _SCRIPTS)
-
 
 def languages_in(text: str) -> list[str]:
     out: list[str] = []
@@ -231,11 +201,6 @@ def languages_in(text: str) -> list[str]:
         if m.group(1) not in out:
             out.append(m.group(1))
     return out
-
-
-def scripts_in(text: str) -> list[str]:
-    hits = sorted((m.start(), name) for name, rx in _SCRIPT_RES if (m := rx.search(text)))
-    return [name for _, name in hits]
 
 
 _LEFT = re.compile(

@@ -13,9 +13,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from gre_agent.core.scripts import COUNTRIES
 from gre_agent.graphs.gre.claims import Claims
 from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
-from gre_agent.graphs.gre.scripts import COUNTRIES
 from gre_agent.tools import Registry, ToolOutcome
 
 TOP_CANDIDATES = 3  # candidates checked per round

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from gre_agent.agent.schemas import Details, Semantics
-from gre_agent.graphs.gre.scripts import script_named, scripts_in
+from gre_agent.core.scripts import script_named, scripts_in
 
 # Street words that stand alone ("Rue de Rivoli", "Main Street") ...
 _STREET_WORDS = [
