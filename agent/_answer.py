@@ -219,3 +219,12 @@ def try_parse_answer(text: str) -> Coordinates | None:
         return parse_answer(text)
     except AnswerParseError:
         return None
+
+
+def gre_answer_text(lat: float, lon: float, reasoning: str) -> str:
+    """GRE's output format, so an answer written by the agent parses like the GRE model's."""
+    think = reasoning.strip() or "No reasoning recorded."
+    return (
+        f'<think> {think} </think> <answer> "Latitude": "{lat:.4f}°", '
+        f'"Longitude": "{lon:.4f}°" </answer>'
+    )

@@ -138,7 +138,7 @@ class Chat:
 
     async def show_trace(self) -> None:
         from gre_agent.cli.trace import load, render_trace
-        from gre_agent.graphs.gre.trace import TraceError
+        from gre_agent.core.trace import TraceError
 
         run = (await self.service.state(self.session_id)).get("run") or {}
         if not run.get("trace_path"):
@@ -146,11 +146,11 @@ class Chat:
             return
         path = Path(run["trace_path"])
         try:
-            head, events = load(path)
+            trace = load(path)
         except TraceError as exc:
             console.print(f"[red]✗ {escape(str(exc))}[/]")
             return
-        render_trace(console, head, events, path, text_lines=2)
+        render_trace(console, trace, path, text_lines=2)
         console.print(f"trace: {escape(str(path))}")
 
     async def handle(self, line: str) -> bool:

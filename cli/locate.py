@@ -29,6 +29,7 @@ from gre_agent.cli.options import (
     open_backend,
 )
 from gre_agent.core.settings import Settings, load_settings
+from gre_agent.core.trace import Trace
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -69,11 +70,11 @@ def _short(text: Any, width: int = 70) -> str:
 
 def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
     """One line saying what a finished node produced (about `width` characters)."""
-    trace = update.get("trace") or []
-    model_errors = [e for e in trace if e.get("type") == "model_error"]
+    trace = Trace.of(update.get("trace") or [])
+    model_errors = trace.model_errors
     note = ""
     if model_errors:
-        note = f" [red](model error: {escape(_short(model_errors[0].get('message'), 60))})[/]"
+        note = f" [red](model error: {escape(_short(model_errors[0].message, 60))})[/]"
     if node == "scene":
         scene = update.get("scene") or {}
         return _short(scene.get("setting") or scene.get("architecture") or "-", width) + note
@@ -99,15 +100,14 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
         ]
         return _short(f"{len(hyps)} candidate(s): " + "; ".join(labels[:4]), width) + note
     if node == "verify":
-        calls = [e for e in trace if e.get("type") == "tool_call"]
-        errors = sum(1 for e in calls if e.get("error"))
+        counts = trace.counts()
         found = sum(1 for e in update.get("evidence") or [] if e.get("weight"))
         best = (update.get("hypotheses") or [{}])[0]
         label = ", ".join(p for p in (best.get("place"), best.get("country_code")) if p)
         return (
             _short(
-                f"round {update.get('round')}, best {label or '-'}: {len(calls)} tool "
-                f"call(s), {errors} error(s), {found} finding(s)",
+                f"round {update.get('round')}, best {label or '-'}: {counts.tool_calls} tool "
+                f"call(s), {counts.tool_errors} error(s), {found} finding(s)",
                 width,
             )
             + note

@@ -20,6 +20,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gre_agent.core.trace import (
+    DecisionEvent,
+    ErrorEvent,
+    FallbackEvent,
+    ModelCall,
+    ModelErrorEvent,
+    PredictionEvent,
+    RepairEvent,
+    StageEvent,
+    ToolCallEvent,
+    Trace,
+    TraceError,
+    TraceEvent,
+    TraceHeader,
+    load_trace,
+)
+
 app = typer.Typer(help="Inspect traces of the GRE agent.", no_args_is_help=True)
 err = Console(stderr=True, highlight=False)
 
@@ -107,174 +124,146 @@ def _stage_table(parsed: dict[str, Any]) -> Table | Text:
     return table if table.row_count else Text("(nothing parsed)", style="dim")
 
 
-def _header(head: dict[str, Any], path: Path) -> Panel:
-    started = head.get("started")
+def _header(head: TraceHeader | None, path: Path) -> Panel:
+    head = head or TraceHeader()
     when = (
-        dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if isinstance(started, int | float)
+        dt.datetime.fromtimestamp(head.started, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if "started" in head.model_fields_set
         else "?"
     )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
-    grid.add_row("image", escape(str(head.get("image"))))
-    if head.get("image_sha256"):
-        grid.add_row("sha256", str(head["image_sha256"])[:16] + "…")
-    grid.add_row("version", str(head.get("version")))
+    grid.add_row("image", escape(head.image if "image" in head.model_fields_set else "None"))
+    if head.image_sha256:
+        grid.add_row("sha256", head.image_sha256[:16] + "…")
+    grid.add_row("version", str(head.version))
     grid.add_row("started", when)
-    config = head.get("config") or {}
-    shown = ", ".join(f"{k}={v}" for k, v in config.items() if v is not None)
+    shown = ", ".join(f"{k}={v}" for k, v in head.config.items() if v is not None)
     grid.add_row("config", escape(shown or "-"))
     return Panel(grid, title=f"trace {escape(path.name)}", title_align="left")
 
 
-def _prediction(p: dict[str, Any]) -> Panel:
+def _prediction(p: PredictionEvent) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
-    lat, lon = p.get("lat"), p.get("lon")
+    lat, lon = p.lat, p.lon
     if lat is not None and lon is not None:
         grid.add_row("coordinates", f"{lat:.5f}, {lon:.5f}")
-        place = ", ".join(x for x in (p.get("place"), p.get("admin1"), p.get("country_code")) if x)
+        place = ", ".join(x for x in (p.place, p.admin1, p.country_code) if x)
         grid.add_row("place", escape(place or "-"))
-    grid.add_row("status", str(p.get("status")))
-    grid.add_row("confidence", f"{p.get('confidence') or 0:.2f}")
+    grid.add_row("status", p.status)
+    grid.add_row("confidence", f"{p.confidence or 0:.2f}")
     grid.add_row(
         "checks",
-        f"{p.get('rounds', 0)} round(s), {p.get('tool_calls', 0)} tool call(s), "
-        f"{p.get('tool_errors', 0)} error(s), {p.get('elapsed_s') or 0:.2f} s",
+        f"{p.rounds} round(s), {p.tool_calls} tool call(s), "
+        f"{p.tool_errors} error(s), {p.elapsed_s or 0:.2f} s",
     )
-    for line in p.get("evidence") or []:
+    for line in p.evidence:
         grid.add_row("evidence", escape(line))
-    if p.get("reasoning"):
-        grid.add_row("reasoning", escape(_short(p["reasoning"], 300)))
-    if lat is not None and lon is not None:
-        url = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=15/{lat:.6f}/{lon:.6f}"
-        grid.add_row("map", url)
-    style = "green" if p.get("status") == "ok" else "yellow"
+    if p.reasoning:
+        grid.add_row("reasoning", escape(_short(p.reasoning, 300)))
+    if p.osm_url:
+        grid.add_row("map", p.osm_url)
+    style = "green" if p.status == "ok" else "yellow"
     return Panel(grid, title="prediction", title_align="left", border_style=style)
 
 
-def render_event(e: dict[str, Any], text_lines: int) -> Any:
-    """A renderable for one trace event (None for types this view skips)."""
-    kind = e.get("type")
-    if kind == "model_call":
-        c = e.get("completion") or {}
-        usage = c.get("usage") or {}
-        lat = c.get("latency_s")
-        head = Text.assemble(
-            ("model ", "bold magenta"),
-            (f"{e.get('stage', '?'):<12}", "magenta"),
-            f" {usage.get('prompt_tokens', '?')} prompt + "
-            f"{usage.get('completion_tokens', '?')} completion tokens",
-            (f"  {lat:.2f} s" if isinstance(lat, int | float) else "", "dim"),
-            (f"  {e.get('model') or c.get('model') or ''}", "dim"),
-        )
-        lines = [ln for ln in (c.get("text") or "").splitlines() if ln.strip()]
-        body = [
-            Text("    " + _short(ln, 400), style="dim", no_wrap=True, overflow="ellipsis")
-            for ln in lines[:text_lines]
-        ]
-        if len(lines) > text_lines:
-            body.append(Text(f"    … {len(lines) - text_lines} more line(s)", style="dim"))
-        if c.get("tool_calls"):
-            for call in c["tool_calls"]:
-                body.append(
-                    Text(f"    tool call: {call.get('name')} {_args(call.get('arguments'))}")
-                )
-        return Group(head, *body)
-    if kind == "model_error":
+def _model_call(e: ModelCall, text_lines: int) -> Group:
+    c = e.completion
+    usage, given = c.usage, c.model_fields_set
+    prompt = usage.prompt_tokens if "prompt_tokens" in usage.model_fields_set else "?"
+    completion = usage.completion_tokens if "completion_tokens" in usage.model_fields_set else "?"
+    head = Text.assemble(
+        ("model ", "bold magenta"),
+        (f"{e.stage or '?':<12}", "magenta"),
+        f" {prompt} prompt + {completion} completion tokens",
+        (f"  {c.latency_s:.2f} s" if "latency_s" in given else "", "dim"),
+        (f"  {e.model or c.model or ''}", "dim"),
+    )
+    lines = [ln for ln in c.text.splitlines() if ln.strip()]
+    body = [
+        Text("    " + _short(ln, 400), style="dim", no_wrap=True, overflow="ellipsis")
+        for ln in lines[:text_lines]
+    ]
+    if len(lines) > text_lines:
+        body.append(Text(f"    … {len(lines) - text_lines} more line(s)", style="dim"))
+    for call in c.tool_calls:
+        body.append(Text(f"    tool call: {call.get('name')} {_args(call.get('arguments'))}"))
+    return Group(head, *body)
+
+
+def _tool_call(e: ToolCallEvent) -> Group:
+    given = e.model_fields_set
+    tail = Text.assemble(
+        (" cached" if e.cached else "", "blue"),
+        (f"  {e.latency_ms:.0f} ms" if "latency_ms" in given else "", "dim"),
+        (f"  [{e.backend}]" if e.backend else "", "dim"),
+    )
+    if not e.ok:
+        outcome = Text(f"✗ {e.error_kind}: {_short(e.error_message, 70)}", "red")
+    else:
+        outcome = Text(f"→ {result_summary(e.result)}")
+    line = Text.assemble(("tool  ", "bold yellow"), (e.tool or "?", "yellow"), tail)
+    args = Text(f"      {_args(e.args)}", no_wrap=True, overflow="ellipsis")
+    return Group(line, args, Text.assemble("      ", outcome))
+
+
+def _detail(e: Any) -> str:
+    return _short(e.model_dump(mode="json", exclude={"type"}), 100)
+
+
+def render_event(e: TraceEvent, text_lines: int) -> Any:
+    """A renderable for one trace event."""
+    if isinstance(e, ModelCall):
+        return _model_call(e, text_lines)
+    if isinstance(e, ModelErrorEvent):
         return Text.assemble(
             ("model ", "bold red"),
-            (f"{e.get('stage', '?'):<12}", "red"),
-            f" {e.get('kind')}: {_short(e.get('message'), 100)}",
+            (f"{e.stage or '?':<12}", "red"),
+            f" {e.kind}: {_short(e.message, 100)}",
         )
-    if kind == "stage":
+    if isinstance(e, StageEvent):
         return Group(
-            Text.assemble(("stage ", "bold cyan"), (str(e.get("stage")), "cyan")),
-            Panel(_stage_table(e.get("parsed") or {}), padding=(0, 1), border_style="dim"),
+            Text.assemble(("stage ", "bold cyan"), (e.stage, "cyan")),
+            Panel(_stage_table(e.parsed), padding=(0, 1), border_style="dim"),
         )
-    if kind == "tool_call":
-        lat_ms = e.get("latency_ms")
-        tail = Text.assemble(
-            (" cached" if e.get("cached") else "", "blue"),
-            (f"  {lat_ms:.0f} ms" if isinstance(lat_ms, int | float) else "", "dim"),
-            (f"  [{e.get('backend')}]" if e.get("backend") else "", "dim"),
-        )
-        if e.get("error"):
-            error = e["error"] if isinstance(e["error"], dict) else {"message": e["error"]}
-            outcome = Text(
-                f"✗ {error.get('kind', 'error')}: {_short(error.get('message'), 70)}", "red"
-            )
-        else:
-            outcome = Text(f"→ {result_summary(e.get('result'))}")
-        line = Text.assemble(("tool  ", "bold yellow"), (f"{e.get('tool', '?')}", "yellow"), tail)
-        args = Text(f"      {_args(e.get('args'))}", no_wrap=True, overflow="ellipsis")
-        return Group(line, args, Text.assemble("      ", outcome))
-    if kind in ("repair", "fallback"):
-        detail = {k: v for k, v in e.items() if k != "type"}
-        return Text.assemble((f"{kind} ", "bold yellow"), _short(detail, 100))
-    if kind == "decision":
-        verdict = e.get("decision")
+    if isinstance(e, ToolCallEvent):
+        return _tool_call(e)
+    if isinstance(e, RepairEvent | FallbackEvent):
+        return Text.assemble((f"{e.type} ", "bold yellow"), _detail(e))
+    if isinstance(e, DecisionEvent):
         return Text.assemble(
             ("decision ", "bold"),
-            (f"round {e.get('round')}: ", "dim"),
-            (str(verdict), "green" if verdict == "commit" else "yellow"),
-            f" — {e.get('reason', '')}",
+            (f"round {e.round}: ", "dim"),
+            (e.decision, "green" if e.decision == "commit" else "yellow"),
+            f" — {e.reason}",
         )
-    if kind == "prediction":
+    if isinstance(e, PredictionEvent):
         return _prediction(e)
-    if kind == "error":
-        return Text(f"error {e.get('kind')}: {e.get('message')}", style="bold red")
-    return Text(f"{kind}: {_short({k: v for k, v in e.items() if k != 'type'}, 100)}", "dim")
+    if isinstance(e, ErrorEvent):
+        return Text(f"error {e.kind}: {e.message}", style="bold red")
+    return Text(f"{e.type}: {_detail(e)}", "dim")
 
 
-def render_trace(
-    console: Console,
-    head: dict[str, Any],
-    events: list[dict[str, Any]],
-    path: Path,
-    text_lines: int = 3,
-) -> None:
-    console.print(_header(head, path))
-    for event in events:
+def render_trace(console: Console, trace: Trace, path: Path, text_lines: int = 3) -> None:
+    console.print(_header(trace.header, path))
+    for event in trace.events:
         console.print(render_event(event, text_lines))
-    calls = [e for e in events if e.get("type") == "tool_call"]
-    models = [e for e in events if e.get("type") == "model_call"]
-    tokens = sum(
-        ((e.get("completion") or {}).get("usage") or {}).get("prompt_tokens") or 0 for e in models
-    )
+    n = trace.counts()
     console.print(
         Text(
-            f"{len(models)} model call(s), {tokens} prompt tokens; {len(calls)} tool call(s), "
-            f"{sum(1 for e in calls if e.get('error'))} error(s), "
-            f"{sum(1 for e in calls if e.get('cached'))} cached",
+            f"{n.model_calls} model call(s), {n.prompt_tokens} prompt tokens; "
+            f"{n.tool_calls} tool call(s), {n.tool_errors} error(s), {n.cache_hits} cached",
             style="dim",
         )
     )
 
 
-def load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """read_trace with every failure as a TraceError carrying a readable message."""
-    from gre_agent.graphs.gre.trace import TraceError, read_trace
-
-    try:
-        head, events = read_trace(path)
-    except TraceError:
-        raise
-    except FileNotFoundError as exc:
-        raise TraceError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise TraceError(f"{path}: is a directory") from exc
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not a text file") from exc
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{path}: line {exc.lineno} is not JSON ({exc.msg})") from exc
-    except (OSError, AttributeError) as exc:  # AttributeError: a line that is not an object
-        raise TraceError(f"{path}: not a gre-agent trace ({exc})") from exc
-    if any(not isinstance(e, dict) for e in events):
-        raise TraceError(f"{path}: every line after the header must be a JSON object")
-    return head, events
+def load(path: Path) -> Trace:
+    """The typed trace; every failure is a TraceError carrying a readable message."""
+    return load_trace(path)
 
 
 @app.command("show")
@@ -288,16 +277,14 @@ def show(
     ] = None,
 ) -> None:
     """Render a trace readably: stages, model calls, tool calls, decisions, prediction."""
-    from gre_agent.graphs.gre.trace import TraceError
-
     try:
-        head, events = load(path)
+        trace = load(path)
     except TraceError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from exc
-    render_trace(Console(highlight=False), head, events, path, text_lines)
+    render_trace(Console(highlight=False), trace, path, text_lines)
     if map_path is not None:
         from gre_agent.graphs.gre.map import layer_from_trace, write_map
 
-        written = write_map(map_path, [layer_from_trace(head, events)])
+        written = write_map(map_path, [layer_from_trace(trace)])
         err.print(f"map: {escape(str(written))}")

@@ -168,7 +168,9 @@ class ToolCallEvent(Record):
     tool: str = ""
     backend: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
-    result: dict[str, Any] | None = None
+    # the tool's Result as JSON (an object); a model-driven call records whatever JSON its
+    # tool message held
+    result: Any = None
     error: ToolErrorRecord | str | None = None
     cached: bool = False
     latency_ms: float = 0.0

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from gre_agent.core.trace import Trace
 from gre_agent.evals._manifest import (
     MANIFEST_VERSION,
     ManifestError,
@@ -164,22 +165,20 @@ def _base_row(sample: Sample, trace: str) -> dict[str, Any]:
 def result_row(sample: Sample, result: Any, mode: str, trace: str, elapsed: float) -> dict:
     """One results row from a `LocateResult`.
 
-    Agent fields: `tool_calls` (every tool call in the trace, the final reverse geocode
-    included), `cache_hits` (those answered wholly from the HTTP cache), and in agent mode
+    Agent fields, counted by `core.trace.Trace` as everywhere: `tool_calls` (every tool
+    call that ran, the final reverse geocode included: the prediction's own number),
+    `cache_hits` (those answered wholly from the HTTP cache), and in agent mode
     `pre_verify_lat/lon` (the best candidate before verification, `state["initial"]`)."""
     row = _base_row(sample, trace)
-    events = result.state.get("trace") or []
-    calls = [e for e in events if e.get("type") == "tool_call"]
-    model_calls = [e for e in events if e.get("type") == "model_call"]
-    usage = [(e.get("completion") or {}).get("usage") or {} for e in model_calls]
+    counts = Trace.of(result.state.get("trace") or []).counts()
     row.update(
-        tool_calls=len(calls),
-        cache_hits=sum(1 for e in calls if e.get("cached")),
-        tool_errors=sum(1 for e in calls if e.get("error")),
-        model_calls=len(model_calls),
-        model_errors=sum(1 for e in events if e.get("type") == "model_error"),
-        prompt_tokens=sum(int(u.get("prompt_tokens") or 0) for u in usage),
-        completion_tokens=sum(int(u.get("completion_tokens") or 0) for u in usage),
+        tool_calls=counts.tool_calls,
+        cache_hits=counts.cache_hits,
+        tool_errors=counts.tool_errors,
+        model_calls=counts.model_calls,
+        model_errors=counts.model_errors,
+        prompt_tokens=counts.prompt_tokens,
+        completion_tokens=counts.completion_tokens,
         elapsed_s=round(elapsed, 4),
     )
     pred = result.prediction
@@ -305,8 +304,7 @@ async def run_eval(
     `backend_obj` / `registry`: ready objects (a scripted model in tests, a shared vLLM
     client); otherwise they are built from `config` and closed at the end."""
     from gre_agent.graphs.gre import Context, locate
-    from gre_agent.graphs.gre.runner import context_config
-    from gre_agent.graphs.gre.trace import header, write_trace
+    from gre_agent.graphs.gre.runner import write_unfinished_trace
 
     config = config or RunConfig()
     run_dir = Path(run_dir)
@@ -395,9 +393,7 @@ async def run_eval(
                 )
             except TimeoutError:
                 message = f"no answer within {config.timeout_s:g} s"
-                event = {"type": "error", "kind": "timeout", "message": message}
-                head = header(str(sample.image_path), context_config(ctx))
-                write_trace(run_dir / trace, head, [event])
+                write_unfinished_trace(run_dir / trace, sample.image_path, ctx, "timeout", message)
                 row = _base_row(sample, trace)
                 row.update(status="timeout", error=f"timeout: {message}")
                 row["elapsed_s"] = round(time.perf_counter() - t0, 4)

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
 from gre_agent.core.geo import geodesic_km
+from gre_agent.core.trace import read_trace
 from gre_agent.graphs.gre.map import DEFAULT_TILES
-from gre_agent.graphs.gre.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "examples" / "helsinki-street.jpg"

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
-from gre_agent.graphs.gre.trace import read_trace
+from gre_agent.core.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT / "examples" / "helsinki-street.trace.jsonl"

@@ -197,3 +197,61 @@ def test_header_hashes_the_photo(tmp_path):
         "config",
         "started",
     }
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [{"verify": "graph"}, {"verify": "model", "max_rounds": 1}, {"mode": "single"}],
+    ids=["graph", "model", "single"],
+)
+def test_a_real_runs_prediction_eval_row_and_trace_agree(ctx, tmp_path, helsinki_osm_db):
+    import asyncio
+
+    from PIL import Image
+
+    from gre_agent.agent.backends import Completion, ToolCall
+    from gre_agent.core.settings import Settings
+    from gre_agent.evals.datasets import Sample
+    from gre_agent.evals.runner import result_row
+    from gre_agent.graphs.gre import Context, locate
+    from gre_agent.tools import Registry
+    from tests.scripted import ScriptedBackend
+    from tests.test_graph_agent import DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess, keep
+
+    photo = tmp_path / "street.jpg"
+    Image.new("RGB", (64, 48), (120, 130, 140)).save(photo)
+    registry = Registry(
+        Settings(home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}),
+        include_plugins=False,
+    )
+    calls = Completion(
+        text="",
+        tool_calls=[
+            ToolCall(id=f"c{i}", name="geo__check", arguments={"lat": 60.0 + i / 100, "lon": 24.9})
+            for i in range(3)
+        ],
+    )
+    backend = ScriptedBackend(
+        {
+            "scene": SCENE,
+            "detail": DETAIL_HELSINKI,
+            "semantic": SEMANTIC,
+            "hypotheses": espoo_guess,
+            "verification": [calls, keep] if ctx.get("verify") == "model" else keep,
+            "gre": '<answer> "Latitude": "60.1685", "Longitude": "24.9490" </answer>',
+        }
+    )
+    context = Context(backend_obj=backend, registry=registry, max_tool_calls=2, **ctx)
+    result = asyncio.run(locate(photo, context, trace_path=tmp_path / "t.jsonl"))
+    assert result.error is None and result.prediction is not None
+    trace = load_trace(result.trace_path)
+    counts = trace.counts()
+    assert trace.prediction == result.prediction
+    assert any(e.claim == "name of the answer" for e in trace.tool_calls)
+    assert counts.tool_calls == result.prediction.tool_calls > 0
+    assert counts.tool_errors == result.prediction.tool_errors
+    assert counts.rounds == result.prediction.rounds
+    sample = Sample(id="s", image_path=photo, gt_lat=60.17, gt_lon=24.95)
+    row = result_row(sample, result, context.mode, "t.jsonl", 1.0)
+    assert row["tool_calls"] == counts.tool_calls and row["tool_errors"] == counts.tool_errors
+    assert Trace.of(result.state["trace"]).counts() == counts

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
 from gre_agent.core.settings import Settings
+from gre_agent.core.trace import read_trace
 from gre_agent.evals import (
     ManifestError,
     RunConfig,
@@ -30,7 +31,6 @@ from gre_agent.evals import (
 from gre_agent.evals.datasets import load_table
 from gre_agent.evals.metrics import distance_km
 from gre_agent.evals.runner import parse_shard, shard_of, trace_file
-from gre_agent.graphs.gre.trace import read_trace
 from gre_agent.tools import Registry
 from tests.eval_data import ColourServer, make_dataset, scripted_answer
 from tests.scripted import ScriptedBackend

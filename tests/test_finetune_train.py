@@ -26,8 +26,8 @@ from gre_agent.agent.finetune.config import DPOConfig, GRPOConfig, SFTConfig
 from gre_agent.agent.finetune.records import single_prompt
 from gre_agent.cli.main import app
 from gre_agent.core.settings import ModelSettings, Settings
+from gre_agent.core.trace import read_trace
 from gre_agent.graphs.gre import Context, locate
-from gre_agent.graphs.gre.trace import read_trace
 from gre_agent.tools import Registry
 from tests.test_finetune_data import make_agent_trace, make_single_traces
 

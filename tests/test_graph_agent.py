@@ -10,8 +10,8 @@ from PIL import Image
 
 from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
+from gre_agent.core.trace import read_trace
 from gre_agent.graphs.gre import Context, locate
-from gre_agent.graphs.gre.trace import read_trace
 from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
 

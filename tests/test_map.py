@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from gre_agent.graphs.gre.answer import Prediction
+from gre_agent.core.prediction import Prediction
+from gre_agent.core.trace import load_trace, read_trace
 from gre_agent.graphs.gre.map import (
     DEFAULT_TILES,
     build_map,
@@ -17,7 +18,6 @@ from gre_agent.graphs.gre.map import (
     result_points,
     write_map,
 )
-from gre_agent.graphs.gre.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT / "examples" / "helsinki-street.trace.jsonl"
@@ -118,8 +118,8 @@ def test_failed_images_and_empty_maps_still_render():
 
 
 def test_layer_from_trace_uses_the_recorded_prediction_and_tool_results():
-    head, events = read_trace(TRACE)
-    layer = layer_from_trace(head, events)
+    _, events = read_trace(TRACE)
+    layer = layer_from_trace(load_trace(TRACE))
     pred = next(e for e in events if e["type"] == "prediction")
     assert (layer.prediction["lat"], layer.prediction["lon"]) == (pred["lat"], pred["lon"])
     assert layer.initial["place"] == "Helsinki" and len(layer.hypotheses) == 1

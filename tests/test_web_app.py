@@ -22,7 +22,7 @@ from gre_agent.cli.web_view import (
     map_iframe,
     map_layer,
 )
-from gre_agent.graphs.gre.trace import header, write_trace
+from gre_agent.core.trace import header, write_trace
 from tests.web_support import corrupt_jpeg, make_web_chat, photo, png_bomb, text_file
 
 LOADS = re.compile(r'<(?:script|link|img|iframe)[^>]+(?:src|href)="([^"]+)"')

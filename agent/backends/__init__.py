@@ -21,7 +21,7 @@ from ._errors import ModelError
 from ._factory import backend_from_options, make_backend
 from ._images import fit_image, load_image, smart_size, to_data_url
 from ._openai import OpenAIBackend
-from ._replay import RecordingBackend, ReplayBackend, model_call_record
+from ._replay import RecordingBackend, ReplayBackend, model_call_event, model_call_record
 from ._transformers import GRE_MODELS, TransformersBackend, pick_device_and_dtype
 from ._types import (
     Completion,
@@ -55,6 +55,7 @@ __all__ = [
     "fit_image",
     "load_image",
     "make_backend",
+    "model_call_event",
     "model_call_record",
     "pick_device_and_dtype",
     "request_hash",

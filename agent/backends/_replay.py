@@ -13,8 +13,9 @@ tool calls, stages and so on replays as it is). A model call is one line:
 
 `completion` is a `Completion` as JSON (`model_dump(mode="json")`); only `text` is required.
 `request_hash` comes from `gre_agent.agent.backends.request_hash` (messages with image
-pixels, plus tool definitions; sampling parameters are not part of it). Write records with
-`model_call_record(...)` or wrap a backend in `RecordingBackend`.
+pixels, plus tool definitions; sampling parameters are not part of it). A record is the
+trace event `core.trace.ModelCall`: build one with `model_call_event(...)` (or its JSON with
+`model_call_record(...)`), or wrap a backend in `RecordingBackend`.
 
 Matching: a request takes the first unused record with its hash; when none has it (the
 conversation changed), it falls back to call order: the first unused record in file order
@@ -31,8 +32,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import ModelSettings
+from gre_agent.core.trace import CompletionRecord, ModelCall
 
 from ._base import BaseBackend, Messages, ModelBackend
 from ._errors import ModelError
@@ -41,19 +45,33 @@ from ._types import Completion, request_hash
 RECORD_TYPE = "model_call"
 
 
+def model_call_event(
+    messages: Messages,
+    completion: Completion,
+    tools: Sequence[dict[str, Any]] | None = None,
+    /,
+    **fields: Any,
+) -> ModelCall:
+    """The trace event for a model call; `fields` adds what the graph records with it
+    (stage, the request's `messages` as plain dicts, the `tools` offered)."""
+    return ModelCall(
+        request_hash=request_hash(messages, tools),
+        completion=CompletionRecord.model_validate(
+            completion.model_dump(mode="json", exclude_none=True)
+        ),
+        model=completion.model,
+        ts=time.time(),
+        **fields,
+    )
+
+
 def model_call_record(
     messages: Messages,
     completion: Completion,
     tools: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One trace line (a dict, ready for `json.dumps`) for a model call."""
-    return {
-        "type": RECORD_TYPE,
-        "request_hash": request_hash(messages, tools),
-        "completion": completion.model_dump(mode="json", exclude_none=True),
-        "model": completion.model,
-        "ts": time.time(),
-    }
+    return model_call_event(messages, completion, tools).model_dump(mode="json")
 
 
 class ReplayBackend(BaseBackend):
@@ -80,7 +98,7 @@ class ReplayBackend(BaseBackend):
         self._used = [False] * len(self._records)
 
     @staticmethod
-    def _read(path: Path) -> list[dict[str, Any]]:
+    def _read(path: Path) -> list[ModelCall]:
         if not path.exists():
             raise ModelError(ErrorKind.unavailable, f"no trace at {path}")
         records = []
@@ -92,18 +110,21 @@ class ReplayBackend(BaseBackend):
             except ValueError as exc:
                 raise ModelError(ErrorKind.bad_response, f"{path}:{n}: not JSON") from exc
             if isinstance(rec, dict) and rec.get("type") == RECORD_TYPE:
-                if not isinstance(rec.get("completion"), dict):
-                    raise ModelError(ErrorKind.bad_response, f"{path}:{n}: no completion")
-                records.append(rec)
+                try:
+                    records.append(ModelCall.model_validate(rec))
+                except ValidationError as exc:
+                    raise ModelError(
+                        ErrorKind.bad_response, f"{path}:{n}: not a model_call record"
+                    ) from exc
         return records
 
     @property
     def remaining(self) -> int:
         return self._used.count(False)
 
-    def _take(self, key: str) -> dict[str, Any]:
+    def _take(self, key: str) -> ModelCall:
         for i, rec in enumerate(self._records):
-            if not self._used[i] and rec.get("request_hash") == key:
+            if not self._used[i] and rec.request_hash == key:
                 self._used[i] = True
                 return rec
         if self.match == "hash_then_order":
@@ -127,7 +148,7 @@ class ReplayBackend(BaseBackend):
         t0 = time.perf_counter()
         rec = self._take(request_hash(messages, tools))
         try:
-            completion = Completion.model_validate(rec["completion"])
+            completion = Completion.model_validate(rec.completion.model_dump(mode="json"))
         except ValueError as exc:
             raise ModelError(ErrorKind.bad_response, f"bad record: {exc}") from exc
         return completion.model_copy(

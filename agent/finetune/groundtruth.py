@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gre_agent.core.errors import GreError
-from gre_agent.graphs.gre.trace import file_sha256
+from gre_agent.core.trace import file_sha256
 
 __all__ = ["Exclusions", "GroundTruth", "GroundTruthError", "read_rows"]
 

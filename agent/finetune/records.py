@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gre_agent.agent._answer import gre_answer_text
 from gre_agent.agent.finetune.traces import Trajectory
 from gre_agent.agent.parsing import think_text
 from gre_agent.agent.prompts import render
-from gre_agent.graphs.gre.answer import gre_answer_text
 
 __all__ = [
     "agent_record",
@@ -105,11 +105,11 @@ def cot_answer(t: Trajectory) -> str | None:
     if point is None:
         return None
     if t.mode == "single":
-        text = (t.prediction or {}).get("answer_text") or t.stage_texts.get("single", "")
+        text = (t.prediction.answer_text if t.prediction else "") or t.stage_texts.get("single", "")
         if "<answer>" in text:
             return text.strip()
     parts = [think_text(t.stage_texts[s]).strip() for s in REASONING_STAGES if t.stage_texts.get(s)]
-    place = (t.prediction or {}).get("place")
+    place = t.prediction.place if t.prediction else None
     if place:
         parts.append(f"Conclusion: the clues point to {place}.")
     return gre_answer_text(point[0], point[1], " ".join(p for p in parts if p))

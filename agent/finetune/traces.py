@@ -1,6 +1,6 @@
 """Agent traces read back as trajectories: the image, the conversations, the prediction.
 
-A trace (graphs/gre/trace.py) stores each model call's request (`messages`, `tools`) and
+A trace (core/trace.py) stores each model call's request (`messages`, `tools`) and
 its completion. One run is one conversation that grows stage by stage, so a trajectory's
 conversations are the calls' requests plus their answers, keeping only the longest: a
 call whose conversation is a prefix of a later one adds nothing. Traces written before
@@ -10,12 +10,13 @@ requests were stored cannot be turned into conversations: they are reported, not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gre_agent.graphs.gre.trace import TraceError, read_trace
+from gre_agent.core.prediction import Prediction
+from gre_agent.core.trace import CompletionRecord, TraceError, load_trace
 
 NOT_TRACES = {"results.jsonl", "predictions.jsonl"}
 
@@ -36,8 +37,9 @@ class Trajectory:
     """Tool definitions offered in the run (model-driven verification), else None."""
     stage_texts: dict[str, str]
     """Stage -> the model's text for it (the last call of that stage)."""
-    prediction: dict[str, Any] | None
+    prediction: Prediction | None
     tool_calls: int = 0
+    """As `core.trace.Trace` counts them (the reverse geocode naming the answer included)."""
     error_km: float | None = None
     gt: tuple[float, float] | None = None
     locatability: float | None = None
@@ -45,10 +47,10 @@ class Trajectory:
 
     @property
     def point(self) -> tuple[float, float] | None:
-        p = self.prediction or {}
-        if p.get("lat") is None or p.get("lon") is None or p.get("status") == "failed":
+        p = self.prediction
+        if p is None or p.lat is None or p.lon is None or p.status == "failed":
             return None
-        return float(p["lat"]), float(p["lon"])
+        return float(p.lat), float(p.lon)
 
     @property
     def image_id(self) -> str:
@@ -76,15 +78,12 @@ def find_traces(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def assistant_turn(completion: dict[str, Any], stage: str = "") -> dict[str, Any]:
+def assistant_turn(completion: CompletionRecord, stage: str = "") -> dict[str, Any]:
     """The assistant message a completion became in the conversation (as the graph builds it)."""
-    calls = completion.get("tool_calls") or []
+    calls = completion.tool_calls
     if calls and stage == "verify_tools":  # model-driven verification: text + structured calls
-        return {"role": "assistant", "content": completion.get("text", ""), "tool_calls": calls}
-    return {
-        "role": "assistant",
-        "content": completion.get("raw_text") or completion.get("text", ""),
-    }
+        return {"role": "assistant", "content": completion.text, "tool_calls": calls}
+    return {"role": "assistant", "content": completion.raw_text or completion.text}
 
 
 def _canon(message: dict[str, Any]) -> str:
@@ -110,27 +109,26 @@ def _maximal(convs: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
 
 
 def _trajectory(path: Path) -> Trajectory:
-    head, events = read_trace(path)
-    calls = [e for e in events if e.get("type") == "model_call"]
-    if calls and not all("messages" in e for e in calls):
+    trace = load_trace(path)
+    calls = trace.model_calls
+    if calls and any(e.messages is None for e in calls):
         raise TraceError(f"{path}: its model calls do not store their requests (an older trace)")
-    convs = [[*e["messages"], assistant_turn(e["completion"], e.get("stage", ""))] for e in calls]
-    tools = next((e["tools"] for e in reversed(calls) if e.get("tools")), None)
-    stage_texts = {e.get("stage", ""): e["completion"].get("text", "") for e in calls}
-    prediction = next((e for e in reversed(events) if e.get("type") == "prediction"), None)
-    if prediction is not None:
-        prediction = {k: v for k, v in prediction.items() if k != "type"}
-    config = head.get("config") or {}
+    convs = [[*(e.messages or []), assistant_turn(e.completion, e.stage)] for e in calls]
+    tools = next((e.tools for e in reversed(calls) if e.tools), None)
+    stage_texts = {e.stage: e.completion.text for e in calls}
+    prediction = trace.prediction
+    head = trace.header
+    config = head.config if head else {}
     return Trajectory(
         path=path,
-        image=str(head.get("image", "")),
-        image_sha256=head.get("image_sha256"),
-        mode=str(config.get("mode") or (prediction or {}).get("mode") or "agent"),
+        image=head.image if head else "",
+        image_sha256=head.image_sha256 if head else None,
+        mode=str(config.get("mode") or (prediction.mode if prediction else None) or "agent"),
         conversations=_maximal(convs),
         tools=tools,
         stage_texts=stage_texts,
         prediction=prediction,
-        tool_calls=sum(1 for e in events if e.get("type") == "tool_call"),
+        tool_calls=trace.counts().tool_calls,
     )
 
 
@@ -146,8 +144,3 @@ def load_trajectories(
         except (TraceError, ValueError, KeyError, TypeError, OSError) as exc:
             bad.append(TraceProblem(str(path), str(exc)))
     return good, bad
-
-
-def iter_messages(traj: Trajectory) -> Iterator[dict[str, Any]]:
-    for conv in traj.conversations:
-        yield from conv

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from gre_agent.core.trace import TraceError, TraceEvent, load_trace
 from gre_agent.graphs.gre.map import MapLayer, evidence_points
-from gre_agent.graphs.gre.trace import TraceError, read_trace
 
 
 def run_layer(run: dict[str, Any]) -> MapLayer:
     """Hypotheses, the first guess, evidence points (from the run's trace) and the answer."""
-    events: list[dict[str, Any]] = []
+    events: list[TraceEvent] = []
     if run.get("trace_path"):
         try:
-            _, events = read_trace(run["trace_path"])
+            events = load_trace(run["trace_path"]).events
         except (OSError, TraceError, ValueError):
             events = []  # a trace moved away: the map still shows the candidates
     return MapLayer(

@@ -20,13 +20,13 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from gre_agent.core.trace import ErrorEvent, ToolCallEvent, Trace, header, write_trace
 from gre_agent.graphs.gre import nodes
 from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.evidence import Candidate, ranked, same_place
 from gre_agent.graphs.gre.graph import graph as gre_graph
 from gre_agent.graphs.gre.runner import context_config
 from gre_agent.graphs.gre.state import State
-from gre_agent.graphs.gre.trace import header, write_trace
 
 # The part of the GRE state a re-verification starts from.
 BASE_KEYS = ("messages", "scene", "details", "semantics")
@@ -91,9 +91,9 @@ def _candidates(hyps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def stage_line(node: str, update: dict[str, Any]) -> str:
     """One line on what a finished GRE node produced."""
-    trace = update.get("trace") or []
-    errors = [e for e in trace if e.get("type") == "model_error"]
-    note = f" (model error: {_short(errors[0].get('message'), 60)})" if errors else ""
+    trace = Trace.of(update.get("trace") or [])
+    errors = trace.model_errors
+    note = f" (model error: {_short(errors[0].message, 60)})" if errors else ""
     if node == "scene":
         scene = update.get("scene") or {}
         return _short(scene.get("setting") or scene.get("architecture") or "looked at the scene")
@@ -113,11 +113,11 @@ def stage_line(node: str, update: dict[str, Any]) -> str:
         hyps = update.get("hypotheses") or []
         return _short(f"{len(hyps)} candidate(s): " + "; ".join(_where(h) for h in hyps[:4])) + note
     if node == "verify":
-        calls = [e for e in trace if e.get("type") == "tool_call"]
-        failed = sum(1 for e in calls if e.get("error"))
+        counts = trace.counts()
         best = (update.get("hypotheses") or [{}])[0]
         return _short(
-            f"round {update.get('round')}: {len(calls)} tool call(s), {failed} error(s); "
+            f"round {update.get('round')}: {counts.tool_calls} tool call(s), "
+            f"{counts.tool_errors} error(s); "
             f"best {_where(best)}"
         )
     if node == "decide":
@@ -130,11 +130,10 @@ def stage_line(node: str, update: dict[str, Any]) -> str:
     return ""
 
 
-def _result_summary(call: dict[str, Any]) -> str:
-    if call.get("error"):
-        err = call["error"]
-        return f"error: {err.get('message') if isinstance(err, dict) else err}"
-    result = call.get("result")
+def _result_summary(call: ToolCallEvent) -> str:
+    if not call.ok:
+        return f"error: {call.error_message}"
+    result = call.result
     if isinstance(result, dict):
         for key, value in result.items():
             if isinstance(value, list):
@@ -153,7 +152,7 @@ def compact_run(
     error: str | None,
 ) -> dict[str, Any]:
     """What the chat keeps of a GRE run to answer questions about it (plain JSON)."""
-    events = values.get("trace") or []
+    trace = Trace.of(values.get("trace") or [])
     pred = values.get("prediction")
     hyps = (pred or {}).get("hypotheses") or [
         c.summary()
@@ -171,19 +170,18 @@ def compact_run(
         "evidence": values.get("evidence") or [],
         "tools": [
             {
-                "tool": e.get("tool"),
-                "claim": e.get("claim"),
-                "args": e.get("args") or {},
-                "round": e.get("round"),
-                "ok": not e.get("error"),
+                "tool": e.tool,
+                "claim": e.claim,
+                "args": e.args,
+                "round": e.round,
+                "ok": e.ok,
                 "summary": _result_summary(e),
-                "latency_ms": e.get("latency_ms"),
+                "latency_ms": e.latency_ms,
             }
-            for e in events
-            if e.get("type") == "tool_call"
+            for e in trace.of_type(ToolCallEvent)
         ],
-        "decisions": [e for e in events if e.get("type") == "decision"],
-        "model_errors": [e.get("message") for e in events if e.get("type") == "model_error"],
+        "decisions": [e.model_dump(mode="json") for e in trace.decisions],
+        "model_errors": [e.message for e in trace.model_errors],
         "stages": {k: values.get(k) for k in ("scene", "details", "semantics")},
         "trace_path": str(trace_path) if trace_path else None,
         "error": error,
@@ -228,7 +226,7 @@ async def run_agent(
         error = f"{type(exc).__name__}: {exc}"
     events = list(values.get("trace") or [])
     if error:
-        events.append({"type": "error", "kind": error.split(":")[0], "message": error})
+        events.append(ErrorEvent(kind=error.split(":")[0], message=error).model_dump(mode="json"))
     stem = Path(photo).stem + ("-recheck" if recheck else "")
     name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
     path = await asyncio.to_thread(write_trace, trace_dir / name, head, events)

@@ -5,7 +5,7 @@ result = await locate("photo.jpg", Context(backend="openai", base_url="http://gp
 result.prediction.lat, result.prediction.lon, result.prediction.confidence
 """
 
-from gre_agent.graphs.gre.answer import Prediction
+from gre_agent.core.prediction import Prediction
 from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.graph import build_graph, graph
 from gre_agent.graphs.gre.runner import LocateResult, locate

@@ -1,56 +1,22 @@
-"""The committed prediction: coordinates, place, country, confidence, evidence, GRE text."""
+"""Build the committed prediction (core.prediction.Prediction) from the ranked candidates:
+the reverse geocode that names it, calibrated confidence, evidence lines, GRE text."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
+from gre_agent.agent._answer import gre_answer_text
+from gre_agent.core.prediction import Prediction
+from gre_agent.core.trace import ToolCallEvent, Trace
 from gre_agent.graphs.gre.calibration import IDENTITY, Calibration
 from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem
 from gre_agent.tools import Registry
 
+# The claim of the reverse geocode that names the committed point (a tool call like any).
+NAMING_CLAIM = "name of the answer"
 # Confidence lost per failed tool call: an answer that could not be checked is less sure.
 ERROR_PENALTY = 0.3
-
-
-class Prediction(BaseModel):
-    """What the agent commits to for one image."""
-
-    status: Literal["ok", "fallback", "failed"] = "ok"
-    lat: float | None = None
-    lon: float | None = None
-    place: str | None = Field(None, description="Reverse-geocoded name of the point.")
-    admin1: str | None = None
-    country_code: str | None = None
-    confidence: float = 0.0
-    raw_confidence: float = Field(0.0, description="Before calibration (what a fit uses).")
-    calibrated: bool = Field(False, description="A fitted calibration was applied.")
-    mode: Literal["agent", "single"] = "agent"
-    reasoning: str = ""
-    evidence: list[str] = Field(default_factory=list, description="Supporting evidence lines.")
-    answer_text: str = Field("", description="The answer in GRE's own format.")
-    hypotheses: list[dict[str, Any]] = Field(default_factory=list, description="Ranked, final.")
-    rounds: int = 0
-    tool_calls: int = 0
-    tool_errors: int = 0
-    elapsed_s: float = 0.0
-
-    @property
-    def osm_url(self) -> str | None:
-        if self.lat is None or self.lon is None:
-            return None
-        return f"https://www.openstreetmap.org/?mlat={self.lat:.6f}&mlon={self.lon:.6f}#map=15/{self.lat:.6f}/{self.lon:.6f}"
-
-
-def gre_answer_text(lat: float, lon: float, reasoning: str) -> str:
-    """GRE's output format, so the answer parses like the GRE model's own."""
-    think = reasoning.strip() or "No reasoning recorded."
-    return (
-        f'<think> {think} </think> <answer> "Latitude": "{lat:.4f}°", '
-        f'"Longitude": "{lon:.4f}°" </answer>'
-    )
 
 
 def _reasoning(best: Candidate, evidence: list[EvidenceItem]) -> str:
@@ -76,11 +42,11 @@ async def build_prediction(
     events: list[dict[str, Any]] = []
     located = [c for c in cands if c.located]
     elapsed = time.time() - state.started_at if getattr(state, "started_at", 0) else 0.0
-    common = {
+    rounds = getattr(state, "round", 0)
+    earlier = list(getattr(state, "trace", None) or [])
+    common: dict[str, Any] = {
         "mode": mode,
-        "rounds": getattr(state, "round", 0),
-        "tool_calls": getattr(state, "tool_calls", 0),
-        "tool_errors": getattr(state, "tool_errors", 0),
+        "rounds": rounds,
         "elapsed_s": elapsed,
         "hypotheses": [c.summary() for c in cands],
     }
@@ -90,19 +56,14 @@ async def build_prediction(
             reasoning="No candidate place could be read from the "
             "model's answers or located with the tools.",
             **common,
+            **_tool_counts(earlier),
         ), events
     best = located[0]
-    raw = best.confidence * (1 - ERROR_PENALTY) ** min(common["tool_errors"], 5)
+    # the penalty counts the checks' errors (the naming call below comes after it)
+    raw = best.confidence * (1 - ERROR_PENALTY) ** min(getattr(state, "tool_errors", 0), 5)
     conf = calibration.apply(raw)
     outcome = await registry.get("gazetteer.reverse").run({"lat": best.lat, "lon": best.lon})
-    events.append(
-        {
-            "type": "tool_call",
-            "round": common["rounds"],
-            "claim": "name of the answer",
-            **outcome.model_dump(mode="json"),
-        }
-    )
+    events.append(ToolCallEvent.of(rounds, NAMING_CLAIM, outcome).model_dump(mode="json"))
     rev = outcome.result or {}
     supporting = [e for e in evidence if e.candidate_key == best.key and e.weight > 0]
     reasoning = _reasoning(best, evidence) if mode == "agent" else "Single-shot GRE answer."
@@ -122,5 +83,12 @@ async def build_prediction(
         if mode == "single" and answer_text
         else gre_answer_text(best.lat, best.lon, reasoning),  # type: ignore[arg-type]
         **common,
+        **_tool_counts([*earlier, *events]),
     )
     return prediction, events
+
+
+def _tool_counts(events: list[Any]) -> dict[str, int]:
+    """The prediction's tool numbers, as `Trace` defines them for the whole run."""
+    counts = Trace.of(events).counts()
+    return {"tool_calls": counts.tool_calls, "tool_errors": counts.tool_errors}

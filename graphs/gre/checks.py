@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gre_agent.core.scripts import COUNTRIES
+from gre_agent.core.trace import ToolCallEvent
 from gre_agent.graphs.gre.claims import Claims
 from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
 from gre_agent.tools import Registry, ToolOutcome
@@ -60,9 +61,7 @@ class Round:
         error_slot = len(self.evidence)
         self.evidence.append(None)  # type: ignore[arg-type]
         outcome = await self.registry.get(tool).run(args)
-        event = {"type": "tool_call", "round": self.number, "claim": claim}
-        event.update(outcome.model_dump(mode="json"))
-        self.events[slot] = event
+        self.events[slot] = ToolCallEvent.of(self.number, claim, outcome).model_dump(mode="json")
         if outcome.error is not None:
             self.errors += 1
             self.evidence[error_slot] = EvidenceItem(

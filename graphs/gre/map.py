@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import Any, Literal
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
+
+from gre_agent.core.trace import PredictionEvent, Record, ToolCallEvent, Trace
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors"
@@ -117,15 +120,15 @@ def result_points(result: Any, limit: int = POINTS_PER_CALL) -> list[tuple[float
 
 
 def evidence_points(
-    evidence: list[dict[str, Any]], events: list[dict[str, Any]]
+    evidence: list[dict[str, Any]], events: Iterable[dict[str, Any] | Record]
 ) -> list[EvidencePoint]:
     """Points for the checked claims: each evidence item's tool call, found in the trace by
     (tool, args), drawn at the coordinates its result holds. Calls that only name the
     answer (gazetteer.reverse) or describe a point (geo.check) add no point."""
-    calls: dict[tuple[str, str], dict[str, Any]] = {}
-    for ev in events:
-        if ev.get("type") == "tool_call" and ev.get("result") is not None:
-            calls.setdefault((ev.get("tool", ""), _canon(ev.get("args"))), ev)
+    calls: dict[tuple[str, str], ToolCallEvent] = {}
+    for ev in Trace.of(events).of_type(ToolCallEvent):
+        if ev.result is not None:
+            calls.setdefault((ev.tool, _canon(ev.args)), ev)
     points: list[EvidencePoint] = []
     seen: set[tuple[float, float, str]] = set()
     for item in evidence:
@@ -135,7 +138,7 @@ def evidence_points(
         call = calls.get((tool, _canon(item.get("args"))))
         if call is None:
             continue
-        for lat, lon, label in result_points(call["result"]):
+        for lat, lon, label in result_points(call.result):
             key = (round(lat, 6), round(lon, 6), item.get("claim", ""))
             if key in seen:
                 continue
@@ -170,32 +173,27 @@ def layer_from_result(result: Any) -> MapLayer:
     )
 
 
-def layer_from_trace(head: dict[str, Any], events: list[dict[str, Any]]) -> MapLayer:
-    """A map layer from a trace file's records (`graphs.gre.trace.read_trace`).
+def layer_from_trace(trace: Trace) -> MapLayer:
+    """A map layer from a trace file (`core.trace.load_trace`).
 
     A trace holds the tool calls but not the evidence scores, so evidence points are the
     tool results with coordinates, coloured neutral."""
-    pred = next((e for e in reversed(events) if e.get("type") == "prediction"), None)
-    stage = next(
-        (e for e in events if e.get("type") == "stage" and e.get("stage") == "hypotheses"), None
-    )
+    stage = trace.stage("hypotheses")
     initial = None
-    if stage and stage.get("parsed", {}).get("hypotheses"):
-        initial = next((h for h in stage["parsed"]["hypotheses"] if _located(h)), None)
+    if stage and stage.parsed.get("hypotheses"):
+        initial = next((h for h in stage.parsed["hypotheses"] if _located(h)), None)
     points = []
-    for ev in events:
-        if ev.get("type") != "tool_call" or ev.get("tool") in ("gazetteer.reverse", "geo.check"):
+    for ev in trace.of_type(ToolCallEvent):
+        if ev.tool in ("gazetteer.reverse", "geo.check"):
             continue
-        for lat, lon, label in result_points(ev.get("result")):
-            points.append(
-                EvidencePoint(
-                    lat, lon, label or ev.get("claim", ""), ev.get("claim", ""), tool=ev["tool"]
-                )
-            )
-    prediction = {k: v for k, v in pred.items() if k != "type"} if pred else None
-    error = next((e.get("message") for e in events if e.get("type") == "error"), None)
+        for lat, lon, label in result_points(ev.result):
+            points.append(EvidencePoint(lat, lon, label or ev.claim, ev.claim, tool=ev.tool))
+    found = trace.of_type(PredictionEvent)
+    # the prediction as recorded (its fields as written), for the popup
+    prediction = found[-1].model_dump(mode="json", exclude={"type"}) if found else None
+    error = trace.error.message if trace.error else None
     return MapLayer(
-        image=str(head.get("image", "")),
+        image=trace.header.image if trace.header else "",
         prediction=prediction,
         hypotheses=list((prediction or {}).get("hypotheses") or []),
         initial=initial,

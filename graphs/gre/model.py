@@ -12,9 +12,10 @@ from gre_agent.agent.backends import (
     ModelBackend,
     ModelError,
     backend_from_options,
-    model_call_record,
+    model_call_event,
 )
 from gre_agent.core.settings import Settings, load_settings
+from gre_agent.core.trace import ModelErrorEvent
 from gre_agent.graphs.gre.calibration import Calibration
 from gre_agent.graphs.gre.calibration import load as load_calibration
 from gre_agent.graphs.gre.context import Context
@@ -53,7 +54,8 @@ async def ask(
     stage: str,
     tools: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """One model call; returns (completion dict or None on error, trace event)."""
+    """One model call; returns (completion dict or None on error, trace event as JSON:
+    a core.trace.ModelCall or ModelErrorEvent)."""
     backend = backend_for(ctx)
     msgs = [Message.model_validate(m) for m in messages]
     started = time.perf_counter()
@@ -63,20 +65,18 @@ async def ask(
             kwargs["max_tokens"] = ctx.max_tokens
         completion = await backend.complete(msgs, **kwargs)
     except ModelError as exc:
-        event = {
-            "type": "model_error",
-            "stage": stage,
-            "kind": str(exc.kind),
-            "message": str(exc),
-            "latency_s": time.perf_counter() - started,
-        }
-        return None, event
-    event = model_call_record(msgs, completion, tools)
-    event["stage"] = stage
+        error = ModelErrorEvent(
+            stage=stage,
+            kind=str(exc.kind),
+            message=str(exc),
+            latency_s=time.perf_counter() - started,
+        )
+        return None, error.model_dump(mode="json")
     # The request itself (images as paths), so fine-tuning can rebuild the conversation.
-    event["messages"] = [_plain(m) for m in msgs]
+    recorded: dict[str, Any] = {"stage": stage, "messages": [_plain(m) for m in msgs]}
     if tools:
-        event["tools"] = tools
+        recorded["tools"] = tools
+    event = model_call_event(msgs, completion, tools, **recorded).model_dump(mode="json")
     return completion.model_dump(mode="json"), event
 
 

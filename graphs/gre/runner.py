@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from gre_agent.core.images import check_image
-from gre_agent.graphs.gre.answer import Prediction
+from gre_agent.core.prediction import Prediction
+from gre_agent.core.trace import ErrorEvent, header, write_trace
 from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.graph import graph as default_graph
-from gre_agent.graphs.gre.trace import header, write_trace
 
 
 @dataclasses.dataclass
@@ -32,6 +32,15 @@ def context_config(ctx: Context) -> dict[str, Any]:
         for f in dataclasses.fields(ctx)
         if f.name not in ("backend_obj", "registry")
     }
+
+
+def write_unfinished_trace(
+    path: str | Path, image: str | Path, ctx: Context, kind: str, message: str
+) -> Path:
+    """The trace of a run that ended before the graph wrote one (a timeout, a crash
+    outside it): the header and one error event."""
+    head = header(str(image), context_config(ctx))
+    return write_trace(path, head, [ErrorEvent(kind=kind, message=message)])
 
 
 def trace_name(image: str | Path) -> str:
@@ -71,7 +80,7 @@ async def locate(
                     on_event(node, update or {})
     except Exception as exc:  # reported in the result and the trace; the batch goes on
         error = f"{type(exc).__name__}: {exc}"
-        events.append({"type": "error", "kind": type(exc).__name__, "message": str(exc)})
+        events.append(ErrorEvent(kind=type(exc).__name__, message=str(exc)).model_dump(mode="json"))
     path = None
     if trace_path or trace_dir:
         path = write_trace(
