@@ -137,7 +137,7 @@ def candidate(location: Location, rank: int) -> Candidate:
     raw: dict[str, Any] = location.raw
     address = raw.get("address") or {}
     admin1, admin1_code = _admin1(address)
-    importance = raw.get("importance")
+    importance: Any = raw.get("importance")  # a number, text or missing
     try:
         score = float(importance)
     except (TypeError, ValueError):
