@@ -13,13 +13,13 @@ from gre_agent.agent.parsing import parse_answer, parse_think
 from gre_agent.agent.schemas import (
     STAGE_MODELS,
     Coordinates,
-    Evidence,
     FinalAnswer,
     Hypotheses,
     Hypothesis,
     Scene,
 )
 from gre_agent.core.errors import GreError, PromptError
+from gre_agent.core.evidence import EvidenceItem
 
 
 def _dummy(name: str) -> dict[str, str]:
@@ -96,14 +96,20 @@ def test_format_helpers():
     assert prompts.format_stage(Scene(terrain="hilly")) == '{"terrain":"hilly"}'
     lines = prompts.format_evidence(
         [
-            Evidence(claim="street Rua Augusta", source="osm", result="found", supports=True),
-            Evidence(claim="shop Pingo Doce", result="none within 5 km", supports=False),
+            EvidenceItem(
+                claim="street Rua Augusta", kind="street", tool="osm", summary="found", weight=2.5
+            ),
+            EvidenceItem(
+                claim="shop Pingo Doce", kind="name", summary="none within 5 km", weight=-1
+            ),
+            EvidenceItem(claim="country PT", kind="country", tool="country.facts", summary="PT"),
             "free text",
         ]
     ).splitlines()
     assert lines == [
         "- street Rua Augusta | osm | found | supports",
-        "- shop Pingo Doce | none within 5 km | contradicts",
+        "- shop Pingo Doce | reasoning | none within 5 km | contradicts",
+        "- country PT | country.facts | PT | neutral",
         "- free text",
     ]
     assert prompts.format_evidence([]) == "(none)"

@@ -9,8 +9,8 @@ Templates are `<name>.md` files beside this module, read with importlib.resource
 they ship in the wheel. `$name` placeholders (not `{name}`) leave JSON braces alone;
 `$$` is a literal dollar. A missing value is a PromptError (except `$context`, free
 extra instructions, empty by default); extra values are ignored, so the graph can pass
-one context to every stage. Stage results go in as `format_stage(model)`, tool results
-as `format_evidence(items)`.
+one context to every stage. Stage results go in as `format_stage(model)`, checked
+claims as `format_evidence(items)` (EvidenceItems or ready lines).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from string import Template
 from pydantic import BaseModel
 
 from gre_agent.core.errors import PromptError
+from gre_agent.core.evidence import EvidenceItem
 
 STAGE_PROMPTS = ("scene", "detail", "semantic", "hypotheses", "verification", "final")
 PROMPTS = (*STAGE_PROMPTS, "system", "gre")
@@ -71,15 +72,8 @@ def format_stage(stage: BaseModel | None) -> str:
     return "(none)" if text == "{}" else text
 
 
-def format_evidence(items: Iterable[BaseModel | str]) -> str:
-    """One line per evidence item: claim | source | result | supports / contradicts."""
-    lines = []
-    for item in items:
-        if isinstance(item, str):
-            lines.append(f"- {item}")
-            continue
-        data = item.model_dump(exclude_none=True)
-        verdict = {True: "supports", False: "contradicts"}.get(data.pop("supports", None), "")
-        parts = [str(v) for v in data.values() if v not in ("", None)]
-        lines.append("- " + " | ".join([*parts, verdict] if verdict else parts))
+def format_evidence(items: Iterable[EvidenceItem | str]) -> str:
+    """One line per item: an EvidenceItem as its `line()` (claim | source | result |
+    supports / contradicts), a string as a bullet of its own."""
+    lines = [item.line() if isinstance(item, EvidenceItem) else f"- {item}" for item in items]
     return "\n".join(lines) or "(none)"
