@@ -64,4 +64,5 @@ def call_tool(
         err.print(f"[red]{outcome.error.kind}:[/] {outcome.error.message}")
         sys.stdout.write(json.dumps({"error": outcome.error.model_dump(mode="json")}) + "\n")
         raise typer.Exit(EXIT_USAGE if outcome.error.kind == "invalid_args" else 1)
-    sys.stdout.write(json.dumps(outcome.result, ensure_ascii=False, indent=2) + "\n")
+    result = outcome.model_dump(mode="json")["result"]  # the form traces store
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")

@@ -70,7 +70,7 @@ def test_read_write_cache_answers_repeat_without_request(tmp_path, httpserver):
     httpserver.expect_request("/echo").respond_with_handler(echo_handler)
     tool = make(tmp_path, httpserver)
     first, second = run(tool), run(tool)
-    assert first.result == second.result == {"echo": "hi"}
+    assert first.result == second.result == EchoResult(echo="hi")
     assert (first.cached, second.cached) == (False, True)
     assert len(httpserver.log) == 1
     # the cache persists: a new tool (new session, same home) still hits it
@@ -85,7 +85,7 @@ def test_replay_only_never_touches_network(tmp_path, httpserver):
     assert len(httpserver.log) == 0
     run(make(tmp_path, httpserver, CacheMode.read_write))  # record
     replayed = run(make(tmp_path, httpserver, CacheMode.replay_only))
-    assert replayed.result == {"echo": "hi"} and replayed.cached
+    assert replayed.result == EchoResult(echo="hi") and replayed.cached
     assert len(httpserver.log) == 1
 
 
@@ -108,7 +108,7 @@ def test_429_with_retry_after_is_honoured(tmp_path, httpserver):
 
     httpserver.expect_request("/echo").respond_with_handler(handler)
     outcome = run(make(tmp_path, httpserver))
-    assert outcome.result == {"echo": "hi"}
+    assert outcome.result == EchoResult(echo="hi")
     assert arrivals[1] - arrivals[0] >= 0.9
 
 
@@ -144,7 +144,7 @@ def test_500_then_success_recovers(tmp_path, httpserver):
         return Response("boom", status=500) if len(calls) == 1 else echo_handler(request)
 
     httpserver.expect_request("/echo").respond_with_handler(handler)
-    assert run(make(tmp_path, httpserver)).result == {"echo": "hi"}
+    assert run(make(tmp_path, httpserver)).result == EchoResult(echo="hi")
 
 
 def test_timeout_is_typed(tmp_path, httpserver):

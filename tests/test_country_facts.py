@@ -55,13 +55,13 @@ async def test_offline_finland(settings: Settings):
     outcome = await facts(settings, "fi")
     assert outcome.ok and outcome.backend == "offline"
     r = outcome.result
-    assert r["code"] == "FI" and r["name"] == "Finland" and r["capital"] == "Helsinki"
-    assert r["continent"] == "Europe" and r["driving_side"] == "right"
-    assert r["languages"][:2] == ["Finnish", "Swedish"]
-    assert r["calling_code"] == "+358" and r["tld"] == ".fi"
-    assert (r["currency"], r["currency_name"]) == ("EUR", "Euro")
-    assert sorted(r["neighbours"]) == ["NO", "RU", "SE"]
-    assert r["source"] == "geonames"
+    assert r.code == "FI" and r.name == "Finland" and r.capital == "Helsinki"
+    assert r.continent == "Europe" and r.driving_side == "right"
+    assert r.languages[:2] == ["Finnish", "Swedish"]
+    assert r.calling_code == "+358" and r.tld == ".fi"
+    assert (r.currency, r.currency_name) == ("EUR", "Euro")
+    assert sorted(r.neighbours) == ["NO", "RU", "SE"]
+    assert r.source == "geonames"
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ async def test_offline_finland(settings: Settings):
 )
 async def test_offline_known_facts(settings, code, capital, side, calling, continent):
     r = (await facts(settings, code)).result
-    assert (r["capital"], r["driving_side"], r["calling_code"], r["continent"]) == (
+    assert (r.capital, r.driving_side, r.calling_code, r.continent) == (
         capital,
         side,
         calling,
@@ -90,13 +90,13 @@ async def test_offline_known_facts(settings, code, capital, side, calling, conti
 
 async def test_offline_language_names_are_plain(settings: Settings):
     # pycountry says "Modern Greek (1453-)" and "Swahili (macrolanguage)".
-    assert (await facts(settings, "GR")).result["languages"][0] == "Modern Greek"
-    assert "Swahili" in (await facts(settings, "TZ")).result["languages"]
+    assert (await facts(settings, "GR")).result.languages[0] == "Modern Greek"
+    assert "Swahili" in (await facts(settings, "TZ")).result.languages
 
 
 async def test_offline_kosovo_is_known(settings: Settings):
     r = (await facts(settings, "XK")).result
-    assert r["name"] == "Kosovo" and "RS" in r["neighbours"]
+    assert r.name == "Kosovo" and "RS" in r.neighbours
 
 
 async def test_offline_unknown_code_is_not_found(settings: Settings):
@@ -133,12 +133,12 @@ async def test_online_finland(tmp_path: Path, httpserver: HTTPServer):
     outcome = await facts(settings, "fi")
     assert outcome.ok and outcome.backend == "online", outcome.error
     r = outcome.result
-    assert r["name"] == "Finland" and r["capital"] == "Helsinki" and r["continent"] == "Europe"
-    assert r["languages"] == ["Finnish", "Swedish"]
-    assert r["calling_code"] == "+358" and r["tld"] == ".fi" and r["driving_side"] == "right"
-    assert (r["currency"], r["currency_name"]) == ("EUR", "Euro")
-    assert r["neighbours"] == ["NO", "SE", "RU"]  # alpha-3 borders converted
-    assert r["source"] == "restcountries"
+    assert r.name == "Finland" and r.capital == "Helsinki" and r.continent == "Europe"
+    assert r.languages == ["Finnish", "Swedish"]
+    assert r.calling_code == "+358" and r.tld == ".fi" and r.driving_side == "right"
+    assert (r.currency, r.currency_name) == ("EUR", "Euro")
+    assert r.neighbours == ["NO", "SE", "RU"]  # alpha-3 borders converted
+    assert r.source == "restcountries"
     assert not outcome.cached
     # The second call is answered by the HTTP cache; the server sees one request.
     again = await facts(settings, "FI")
@@ -160,11 +160,11 @@ async def test_online_nanp_calling_code_and_kosovo_border(tmp_path: Path, httpse
     httpserver.expect_request("/v3.1/alpha/US").respond_with_json([usa])
     settings = online_settings(tmp_path, httpserver)
     rs = (await facts(settings, "RS")).result
-    assert "XK" in rs["neighbours"] and rs["calling_code"] == "+381"
+    assert "XK" in rs.neighbours and rs.calling_code == "+381"
     us = (await facts(settings, "US")).result
-    assert us["calling_code"] == "+1"
-    assert us["driving_side"] == "right"  # no `car`: falls back to the table
-    assert us["capital"] is None and us["languages"] == []
+    assert us.calling_code == "+1"
+    assert us.driving_side == "right"  # no `car`: falls back to the table
+    assert us.capital is None and us.languages == []
 
 
 async def test_online_404_is_not_found(tmp_path: Path, httpserver: HTTPServer):
@@ -196,7 +196,7 @@ async def test_online_429_with_retry_after_then_success(tmp_path: Path, httpserv
     httpserver.expect_ordered_request("/v3.1/alpha/FI").respond_with_handler(ok)
     outcome = await facts(online_settings(tmp_path, httpserver), "FI")
     assert outcome.ok, outcome.error
-    assert outcome.result["name"] == "Finland"
+    assert outcome.result.name == "Finland"
     assert len(arrivals) == 2 and arrivals[1] - arrivals[0] >= 0.9  # Retry-After honoured
 
 

@@ -36,27 +36,27 @@ async def test_helsinki(geo_settings: Settings, geo_dir: Path):
     outcome = await check(geo_settings, 60.1699, 24.9384)
     assert outcome.ok and outcome.backend == "offline", outcome.error
     r = outcome.result
-    assert r["on_land"] is True
-    assert r["timezone"] == "Europe/Helsinki"
-    assert (r["country_code"], r["country_name"]) == ("FI", "Finland")
-    assert r["nearest_place"]["name"] == "Helsinki" and r["nearest_place"]["distance_km"] < 2
+    assert r.on_land is True
+    assert r.timezone == "Europe/Helsinki"
+    assert (r.country_code, r.country_name) == ("FI", "Finland")
+    assert r.nearest_place.name == "Helsinki" and r.nearest_place.distance_km < 2
     assert (geo_dir / PACKED_NAME).is_file()  # the data path from the settings was used
 
 
 async def test_baltic_sea_is_not_land(geo_settings: Settings):
     # Open sea between Gotland and Latvia: no country, nearest town on Gotland.
     r = (await check(geo_settings, 57.5, 19.8)).result
-    assert r["on_land"] is False
-    assert r["country_code"] is None and r["country_name"] is None
-    assert r["nearest_place"]["country_code"] == "SE"
-    assert r["nearest_place"]["distance_km"] > 22
-    assert r["timezone"].startswith("Etc/GMT")  # ocean zone
+    assert r.on_land is False
+    assert r.country_code is None and r.country_name is None
+    assert r.nearest_place.country_code == "SE"
+    assert r.nearest_place.distance_km > 22
+    assert r.timezone.startswith("Etc/GMT")  # ocean zone
 
 
 async def test_territorial_water_keeps_the_country(geo_settings: Settings):
     # Gulf of Finland, 19 km off Helsinki: sea, but within 12 nautical miles of a town.
     r = (await check(geo_settings, 60.0, 25.0)).result
-    assert r["on_land"] is False and r["country_code"] == "FI"
+    assert r.on_land is False and r.country_code == "FI"
 
 
 @pytest.mark.parametrize(
@@ -65,27 +65,27 @@ async def test_territorial_water_keeps_the_country(geo_settings: Settings):
 )
 async def test_fiji_across_the_antimeridian(geo_settings: Settings, lat: float, lon: float):
     r = (await check(geo_settings, lat, lon)).result
-    assert r["on_land"] is True
-    assert r["timezone"] == "Pacific/Fiji"
-    assert r["country_code"] == "FJ" and r["country_name"] == "Fiji"
+    assert r.on_land is True
+    assert r.timezone == "Pacific/Fiji"
+    assert r.country_code == "FJ" and r.country_name == "Fiji"
     # The nearest town lies across the 180th meridian; a lat/lon-space search would
     # not find it within 100 km.
-    assert r["nearest_place"]["country_code"] == "FJ" and r["nearest_place"]["distance_km"] < 100
+    assert r.nearest_place.country_code == "FJ" and r.nearest_place.distance_km < 100
 
 
 @pytest.mark.parametrize(("lat", "lon"), [(90, 0), (90, 180), (-90, -180), (0, 180), (0, -180)])
 async def test_poles_and_grid_edges_do_not_crash(geo_settings: Settings, lat: float, lon: float):
     outcome = await check(geo_settings, lat, lon)
     assert outcome.ok, outcome.error
-    assert outcome.result["timezone"]
-    assert outcome.result["nearest_place"]["distance_km"] >= 0
+    assert outcome.result.timezone
+    assert outcome.result.nearest_place.distance_km >= 0
 
 
 async def test_north_pole_is_sea_south_pole_is_antarctica(geo_settings: Settings):
     north = (await check(geo_settings, 90, 0)).result
     south = (await check(geo_settings, -90, 0)).result
-    assert north["on_land"] is False and north["country_code"] is None
-    assert south["on_land"] is True and south["country_code"] == "AQ"
+    assert north.on_land is False and north.country_code is None
+    assert south.on_land is True and south.country_code == "AQ"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ async def test_own_places_file_replaces_the_packaged_one(tmp_path: Path, geo_dir
     )
     settings = Settings(home=tmp_path / "home", geo={"data_path": own})
     r = (await check(settings, 60.2, 24.9)).result
-    assert r["nearest_place"]["name"] == "Testville" and r["country_code"] == "FI"
+    assert r.nearest_place.name == "Testville" and r.country_code == "FI"
 
 
 @pytest.mark.parametrize("text", ["lat,lon,name,admin1,admin2,cc\n", "lat,lon,town\n1,2,X\n", ""])

@@ -71,13 +71,13 @@ async def test_southern_western_position_below_sea_level(settings: Settings, tmp
     outcome = await call(settings, path)
     assert outcome.ok, outcome.error
     r = outcome.result
-    assert r["lat"] == pytest.approx(-33.4489, abs=1e-6)
-    assert r["lon"] == pytest.approx(-70.6693, abs=1e-6)
-    assert r["altitude_m"] == pytest.approx(-430.5)
-    assert r["datetime_original"] == "2021-06-01T08:30:15-04:00"
-    assert r["gps_datetime"] == "2021-06-01T12:30:15.500000+00:00"
-    assert (r["make"], r["model"]) == ("Canon", "EOS 5D Mark IV")
-    assert r["has_exif"] is True
+    assert r.lat == pytest.approx(-33.4489, abs=1e-6)
+    assert r.lon == pytest.approx(-70.6693, abs=1e-6)
+    assert r.altitude_m == pytest.approx(-430.5)
+    assert r.datetime_original == "2021-06-01T08:30:15-04:00"
+    assert r.gps_datetime == "2021-06-01T12:30:15.500000+00:00"
+    assert (r.make, r.model) == ("Canon", "EOS 5D Mark IV")
+    assert r.has_exif is True
     assert outcome.backend == "offline"
 
 
@@ -94,10 +94,10 @@ async def test_northern_eastern_position_above_sea_level(settings: Settings, tmp
         },
     )
     r = (await call(settings, path)).result
-    assert r["lat"] == pytest.approx(60.1699, abs=1e-6)
-    assert r["lon"] == pytest.approx(24.9384, abs=1e-6)
-    assert r["altitude_m"] == 12.0
-    assert r["datetime_original"] is None and r["make"] is None
+    assert r.lat == pytest.approx(60.1699, abs=1e-6)
+    assert r.lon == pytest.approx(24.9384, abs=1e-6)
+    assert r.altitude_m == 12.0
+    assert r.datetime_original is None and r.make is None
 
 
 async def test_exif_without_gps_gives_null_position(settings: Settings, tmp_path: Path):
@@ -105,14 +105,14 @@ async def test_exif_without_gps_gives_null_position(settings: Settings, tmp_path
     outcome = await call(settings, path)
     assert outcome.ok
     r = outcome.result
-    assert (r["lat"], r["lon"], r["altitude_m"]) == (None, None, None)
-    assert r["make"] == "NIKON" and r["datetime_original"] == "2019-12-24T18:00:00"
+    assert (r.lat, r.lon, r.altitude_m) == (None, None, None)
+    assert r.make == "NIKON" and r.datetime_original == "2019-12-24T18:00:00"
 
 
 async def test_image_without_any_exif(settings: Settings, tmp_path: Path):
     path = write_jpeg(tmp_path / "plain.jpg")
     r = (await call(settings, path)).result
-    assert r["has_exif"] is False and r["lat"] is None and r["lon"] is None
+    assert r.has_exif is False and r.lat is None and r.lon is None
 
 
 async def test_zero_denominator_rational_is_no_position(settings: Settings, tmp_path: Path):
@@ -126,7 +126,7 @@ async def test_zero_denominator_rational_is_no_position(settings: Settings, tmp_
         },
     )
     r = (await call(settings, path)).result
-    assert r["lat"] is None and r["lon"] is None
+    assert r.lat is None and r.lon is None
 
 
 async def test_missing_file_is_not_found(settings: Settings, tmp_path: Path):
@@ -169,7 +169,7 @@ async def test_truncated_pixel_data_still_gives_metadata(settings: Settings, tmp
     with pytest.raises(OSError), Image.open(cut) as img:  # the pixels really are broken
         img.load()
     r = (await call(settings, cut)).result
-    assert r["lat"] == pytest.approx(-1.5) and r["lon"] == pytest.approx(2.5)
+    assert r.lat == pytest.approx(-1.5) and r.lon == pytest.approx(2.5)
 
 
 async def test_damaged_exif_block_is_invalid(settings: Settings, tmp_path: Path):
@@ -218,7 +218,7 @@ async def test_png_with_exif(settings: Settings, tmp_path: Path):
     path.write_bytes(buf.getvalue())
     r = (await call(settings, path)).result
     # No LongitudeRef: the value is taken as east (positive).
-    assert r["lat"] == pytest.approx(10.0) and r["lon"] == pytest.approx(20.0)
+    assert r.lat == pytest.approx(10.0) and r.lon == pytest.approx(20.0)
 
 
 def test_cli_call(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

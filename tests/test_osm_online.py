@@ -90,11 +90,11 @@ def test_features_near_sends_around_and_tags_and_sorts_by_distance(
     tool = FeaturesNearTool(settings_for(tmp_path, httpserver))
     outcome = run(tool, {**CENTRE, "radius_m": 250, "tags": {"amenity": "cafe"}, "limit": 2})
     assert outcome.error is None, outcome.error
-    features = outcome.result["features"]
-    assert [f["osm_id"] for f in features] == [60068035, 8033120]  # nearest two
-    assert features[0]["distance_m"] == pytest.approx(49.4, abs=0.5)
-    assert features[1]["osm_type"] == "way" and features[1]["lat"] == 60.17002
-    assert outcome.result["source"] == "overpass"
+    features = outcome.result.features
+    assert [f.osm_id for f in features] == [60068035, 8033120]  # nearest two
+    assert features[0].distance_m == pytest.approx(49.4, abs=0.5)
+    assert features[1].osm_type == "way" and features[1].lat == 60.17002
+    assert outcome.result.source == "overpass"
     (sent,) = server.queries
     assert "(around:250,60.1699,24.9384)" in sent and "out tags center" in sent
     assert literals(tokenize(sent)) == ["amenity", "cafe"] * 3
@@ -122,11 +122,11 @@ def test_find_named_around_and_bbox_order(tmp_path: Path, httpserver: HTTPServer
     exact = {**FAR_CAFE, "id": 3, "tags": {"name": "Java"}}
     serve(httpserver, overpass_json(CAFE, exact))
     tool = FindNamedTool(settings_for(tmp_path, httpserver, cache_mode="off"))
-    by_name = run(tool, {"name": "java", "bbox": BBOX}).result["features"]
-    assert [f["name"] for f in by_name] == ["Java", "Cafe Java"]  # exact match first
-    assert all(f["distance_m"] is None for f in by_name)
+    by_name = run(tool, {"name": "java", "bbox": BBOX}).result.features
+    assert [f.name for f in by_name] == ["Java", "Cafe Java"]  # exact match first
+    assert all(f.distance_m is None for f in by_name)
     near = run(tool, {"name": "java", "around": {**CENTRE, "radius_m": 500}})
-    assert [f["name"] for f in near.result["features"]] == ["Cafe Java", "Java"]
+    assert [f.name for f in near.result.features] == ["Cafe Java", "Java"]
 
 
 def test_street_intersection_online(tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -135,8 +135,8 @@ def test_street_intersection_online(tmp_path: Path, httpserver: HTTPServer) -> N
     tool = StreetIntersectionTool(settings_for(tmp_path, httpserver))
     near = {**CENTRE, "radius_m": 300}
     outcome = run(tool, {"street_a": "Mannerheimintie", "street_b": "Kaivokatu", "near": near})
-    (feature,) = outcome.result["features"]
-    assert feature["osm_id"] == 313959167 and feature["name"] == "Mannerheimintie / Kaivokatu"
+    (feature,) = outcome.result.features
+    assert feature.osm_id == 313959167 and feature.name == "Mannerheimintie / Kaivokatu"
     (sent,) = server.queries
     regexes = [t for t in literals(tokenize(sent)) if t not in (ql.NAME_KEYS, "highway")]
     assert re.fullmatch(regexes[0], "MANNERHEIMINTIE", re.I)
@@ -156,7 +156,7 @@ def test_empty_results_are_an_empty_list(tmp_path: Path, httpserver: HTTPServer)
     serve(httpserver, overpass_json())
     tool = FindNamedTool(settings_for(tmp_path, httpserver))
     outcome = run(tool, {"name": "Nowhere", "around": {**CENTRE, "radius_m": 100}})
-    assert outcome.error is None and outcome.result["features"] == []
+    assert outcome.error is None and outcome.result.features == []
 
 
 def test_answers_are_cached(tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -189,7 +189,7 @@ def test_429_with_retry_after_is_honoured(tmp_path: Path, httpserver: HTTPServer
     server = serve(httpserver, busy, overpass_json(CAFE))
     tool = FeaturesNearTool(settings_for(tmp_path, httpserver))
     outcome = run(tool, {**CENTRE, "tags": {"amenity": "cafe"}})
-    assert outcome.error is None and outcome.result["features"][0]["name"] == "Cafe Java"
+    assert outcome.error is None and outcome.result.features[0].name == "Cafe Java"
     assert len(server.queries) == 2
     assert server.times[1] - server.times[0] >= 0.9  # waited as asked, measured server-side
 

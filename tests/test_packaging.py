@@ -106,7 +106,8 @@ def test_plugin_tool_is_discovered_and_runs(plugin_site, tmp_path):
         "tool = reg.get('hello.greet')\n"
         "o = asyncio.run(tool.run({'place': 'Hobart', 'lat': -42.88}))\n"
         "lc = to_langchain(tool)\n"
-        "print(json.dumps({'names': reg.names(), 'result': o.result, 'lc': lc.name}))",
+        "result = o.model_dump(mode='json')['result']\n"
+        "print(json.dumps({'names': reg.names(), 'result': result, 'lc': lc.name}))",
         cwd=tmp_path,
         PYTHONPATH=str(plugin_site),
     )

@@ -121,35 +121,33 @@ def settings(tmp_path: Path, zim_dir: Path) -> Settings:
 async def test_search_finds_article_by_word_in_body(settings: Settings):
     out = await SearchTool(settings).run({"query": "kiuas"})
     assert out.ok, out.error
-    hits = out.result["results"]
-    assert [h["title"] for h in hits] == ["Sauna"]
-    assert "kiuas" in hits[0]["snippet"]
-    assert hits[0]["url"] == "https://en.wikipedia.org/wiki/Sauna"
+    hits = out.result.results
+    assert [h.title for h in hits] == ["Sauna"]
+    assert "kiuas" in hits[0].snippet
+    assert hits[0].url == "https://en.wikipedia.org/wiki/Sauna"
 
 
 async def test_search_matches_all_words(settings: Settings):
     out = await SearchTool(settings).run({"query": "cathedral", "limit": 5})
     assert out.ok, out.error
-    titles = {h["title"] for h in out.result["results"]}
+    titles = {h.title for h in out.result.results}
     assert titles == {"Helsinki Cathedral", "Uspenski Cathedral"}
     out = await SearchTool(settings).run({"query": "onion cathedral"})
-    assert [h["title"] for h in out.result["results"]] == ["Uspenski Cathedral"]
+    assert [h.title for h in out.result.results] == ["Uspenski Cathedral"]
     out = await SearchTool(settings).run({"query": "cathedral", "limit": 1})
-    assert len(out.result["results"]) == 1
+    assert len(out.result.results) == 1
 
 
 async def test_page_summary_and_coordinates_from_geo_markup(settings: Settings):
     out = await PageTool(settings).run({"title": "Helsinki Cathedral"})
     assert out.ok, out.error
     r = out.result
-    assert r["summary"].startswith(
-        "Helsinki Cathedral is the Finnish Evangelical Lutheran cathedral"
-    )
-    assert "[1]" not in r["summary"] and "Denomination" not in r["summary"]
-    assert "60.17028" not in r["summary"]  # the coordinates line is not prose
-    assert "green dome" in r["summary"] and "350 m2" in r["summary"]
-    assert (r["lat"], r["lon"]) == pytest.approx((60.17028, 24.95222))
-    assert r["url"] == "https://en.wikipedia.org/wiki/Helsinki_Cathedral"
+    assert r.summary.startswith("Helsinki Cathedral is the Finnish Evangelical Lutheran cathedral")
+    assert "[1]" not in r.summary and "Denomination" not in r.summary
+    assert "60.17028" not in r.summary  # the coordinates line is not prose
+    assert "green dome" in r.summary and "350 m2" in r.summary
+    assert (r.lat, r.lon) == pytest.approx((60.17028, 24.95222))
+    assert r.url == "https://en.wikipedia.org/wiki/Helsinki_Cathedral"
 
 
 @pytest.mark.parametrize(
@@ -163,16 +161,16 @@ async def test_page_summary_and_coordinates_from_geo_markup(settings: Settings):
 async def test_page_coordinates_in_other_markups(settings: Settings, title, lat, lon):
     out = await PageTool(settings).run({"title": title})
     assert out.ok, out.error
-    assert (out.result["lat"], out.result["lon"]) == pytest.approx((lat, lon), abs=1e-5)
+    assert (out.result.lat, out.result.lon) == pytest.approx((lat, lon), abs=1e-5)
 
 
 async def test_page_without_coordinates_redirects_and_case(settings: Settings):
     out = await PageTool(settings).run({"title": "sauna"})
     assert out.ok, out.error
-    assert out.result["title"] == "Sauna" and out.result["lat"] is None
-    assert out.result["summary"].startswith("A sauna is a room")
+    assert out.result.title == "Sauna" and out.result.lat is None
+    assert out.result.summary.startswith("A sauna is a room")
     out = await PageTool(settings).run({"title": "Tuomiokirkko"})
-    assert out.ok and out.result["title"] == "Helsinki Cathedral"
+    assert out.ok and out.result.title == "Helsinki Cathedral"
 
 
 async def test_page_missing_is_not_found(settings: Settings):
@@ -183,9 +181,9 @@ async def test_page_missing_is_not_found(settings: Settings):
 async def test_language_picks_the_matching_zim(settings: Settings):
     out = await PageTool(settings).run({"title": "Helsingin tuomiokirkko", "lang": "fi"})
     assert out.ok, out.error
-    assert out.result["summary"].startswith("Helsingin tuomiokirkko on")
-    assert out.result["url"] == "https://fi.wikipedia.org/wiki/Helsingin_tuomiokirkko"
-    assert out.result["lat"] == pytest.approx(60.170278)
+    assert out.result.summary.startswith("Helsingin tuomiokirkko on")
+    assert out.result.url == "https://fi.wikipedia.org/wiki/Helsingin_tuomiokirkko"
+    assert out.result.lat == pytest.approx(60.170278)
     out = await PageTool(settings).run({"title": "Helsinki Cathedral", "lang": "fi"})
     assert out.error is not None and out.error.kind == "not_found"
     out = await PageTool(settings).run({"title": "Helsinki", "lang": "sv"})
@@ -197,17 +195,17 @@ async def test_geosearch_near_cathedral_returns_it_first(settings: Settings):
     args = {"lat": 60.1703, "lon": 24.9522, "radius_m": 1000}
     out = await GeosearchTool(settings).run(args)
     assert out.ok, out.error
-    hits = out.result["results"]
-    assert [h["title"] for h in hits] == [
+    hits = out.result.results
+    assert [h.title for h in hits] == [
         "Helsinki Cathedral",
         "Market Square, Helsinki",
         "Uspenski Cathedral",
     ]
-    assert hits[0]["distance_m"] < 10
-    assert 300 < hits[1]["distance_m"] < 330  # 0.0028° of latitude
-    assert [h["distance_m"] for h in hits] == sorted(h["distance_m"] for h in hits)
+    assert hits[0].distance_m < 10
+    assert 300 < hits[1].distance_m < 330  # 0.0028° of latitude
+    assert [h.distance_m for h in hits] == sorted(h.distance_m for h in hits)
     out = await GeosearchTool(settings).run({**args, "radius_m": 100})
-    assert [h["title"] for h in out.result["results"]] == ["Helsinki Cathedral"]
+    assert [h.title for h in out.result.results] == ["Helsinki Cathedral"]
 
 
 async def test_geo_index_sidecar_is_built_once_and_reused(settings: Settings, zim_dir: Path):
@@ -222,7 +220,7 @@ async def test_geo_index_sidecar_is_built_once_and_reused(settings: Settings, zi
     sidecar.write_text(json.dumps({"format": 1, "rows": rows}))
     _zim._load_index.cache_clear()
     out = await GeosearchTool(settings).run({"lat": -33.89, "lon": 151.27, "radius_m": 500})
-    assert [h["title"] for h in out.result["results"]] == ["Bondi Beach"]
+    assert [h.title for h in out.result.results] == ["Bondi Beach"]
 
 
 async def test_exclude_domains_offline(tmp_path: Path, zim_dir: Path):
@@ -232,9 +230,9 @@ async def test_exclude_domains_offline(tmp_path: Path, zim_dir: Path):
         wikipedia={"data_path": zim_dir, "exclude_domains": ["Market_Square", "USPENSKI"]},
     )
     out = await GeosearchTool(settings).run({"lat": 60.1703, "lon": 24.9522})
-    assert [h["title"] for h in out.result["results"]] == ["Helsinki Cathedral"]
+    assert [h.title for h in out.result.results] == ["Helsinki Cathedral"]
     out = await SearchTool(settings).run({"query": "cathedral"})
-    assert [h["title"] for h in out.result["results"]] == ["Helsinki Cathedral"]
+    assert [h.title for h in out.result.results] == ["Helsinki Cathedral"]
     out = await PageTool(settings).run({"title": "Market Square, Helsinki"})
     assert out.error is not None and out.error.kind == "not_found"
 
@@ -269,18 +267,18 @@ def test_demo_zim_ships_in_the_wheel():
 async def test_demo_zim_answers_by_default(demo: Settings):
     out = await PageTool(demo).run({"title": "Gothenburg"})
     assert out.ok, out.error
-    assert (out.result["lat"], out.result["lon"]) == pytest.approx((57.7075, 11.9675))
-    assert "Göta älv" in out.result["summary"]
+    assert (out.result.lat, out.result.lon) == pytest.approx((57.7075, 11.9675))
+    assert "Göta älv" in out.result.summary
     out = await PageTool(demo).run({"title": "Bombay"})
-    assert out.ok and out.result["title"] == "Mumbai"
+    assert out.ok and out.result.title == "Mumbai"
     out = await SearchTool(demo).run({"query": "Utzon"})
-    assert [h["title"] for h in out.result["results"]] == ["Sydney Opera House"]
+    assert [h.title for h in out.result.results] == ["Sydney Opera House"]
     # the full-text index ranks Senate Square first; the exact title goes first
     out = await SearchTool(demo).run({"query": "helsinki", "limit": 3})
-    titles = [h["title"] for h in out.result["results"]]
+    titles = [h.title for h in out.result.results]
     assert titles[0] == "Helsinki" and len(titles) == 3
     out = await GeosearchTool(demo).run({"lat": 60.1703, "lon": 24.9522, "radius_m": 300})
-    assert [h["title"] for h in out.result["results"]] == [
+    assert [h.title for h in out.result.results] == [
         "Helsinki Cathedral",
         "Senate Square, Helsinki",
     ]
@@ -292,5 +290,5 @@ async def test_local_zims_come_before_the_demo(demo: Settings):
     build_zim([fact], local / "mine.zim")
     assert _zim.candidate_paths(demo) == [local / "mine.zim", DEMO_ZIM]
     out = await PageTool(demo).run({"title": "Helsinki Cathedral"})
-    assert out.result["summary"] == "A local copy of the cathedral page."
-    assert out.result["lat"] is None
+    assert out.result.summary == "A local copy of the cathedral page."
+    assert out.result.lat is None

@@ -161,12 +161,12 @@ def api_calls(server: HTTPServer) -> list[dict[str, str]]:
 async def test_search_returns_titles_snippets_and_urls(wiki: HTTPServer, tmp_path: Path):
     out = await SearchTool(make_settings(tmp_path, wiki)).run({"query": "Lutheran"})
     assert out.ok, out.error
-    hits = out.result["results"]
-    assert [h["title"] for h in hits] == ["Helsinki Cathedral"]
-    assert "Lutheran cathedral" in hits[0]["snippet"]
-    assert "<span" not in hits[0]["snippet"]
+    hits = out.result.results
+    assert [h.title for h in hits] == ["Helsinki Cathedral"]
+    assert "Lutheran cathedral" in hits[0].snippet
+    assert "<span" not in hits[0].snippet
     port = wiki.port
-    assert hits[0]["url"] == f"http://127.0.0.1:{port}/en/wiki/Helsinki_Cathedral"
+    assert hits[0].url == f"http://127.0.0.1:{port}/en/wiki/Helsinki_Cathedral"
     sent = api_calls(wiki)[0]
     assert sent["list"] == "search" and sent["srsearch"] == "Lutheran" and sent["srlimit"] == "10"
 
@@ -182,10 +182,10 @@ async def test_page_summary_url_and_coordinates(wiki: HTTPServer, tmp_path: Path
     out = await PageTool(make_settings(tmp_path, wiki)).run({"title": "Helsinki Cathedral"})
     assert out.ok, out.error
     r = out.result
-    assert r["title"] == "Helsinki Cathedral"
-    assert r["summary"].startswith("Helsinki Cathedral is a Lutheran cathedral")
-    assert r["url"] == "https://en.wikipedia.org/wiki/Helsinki_Cathedral"
-    assert (r["lat"], r["lon"]) == pytest.approx((60.170278, 24.952222))
+    assert r.title == "Helsinki Cathedral"
+    assert r.summary.startswith("Helsinki Cathedral is a Lutheran cathedral")
+    assert r.url == "https://en.wikipedia.org/wiki/Helsinki_Cathedral"
+    assert (r.lat, r.lon) == pytest.approx((60.170278, 24.952222))
     props = [c.get("prop") for c in api_calls(wiki)]
     assert props == ["info|pageprops", "extracts", "coordinates"]
 
@@ -193,16 +193,16 @@ async def test_page_summary_url_and_coordinates(wiki: HTTPServer, tmp_path: Path
 async def test_page_without_coordinates(wiki: HTTPServer, tmp_path: Path):
     out = await PageTool(make_settings(tmp_path, wiki)).run({"title": "Sauna"})
     assert out.ok, out.error
-    assert out.result["lat"] is None and out.result["lon"] is None
-    assert "sauna" in out.result["summary"]
+    assert out.result.lat is None and out.result.lon is None
+    assert "sauna" in out.result.summary
 
 
 async def test_page_follows_redirects_in_other_language(wiki: HTTPServer, tmp_path: Path):
     tool = PageTool(make_settings(tmp_path, wiki))
     out = await tool.run({"title": "Helsingin katedraali", "lang": "fi"})
     assert out.ok, out.error
-    assert out.result["title"] == "Helsingin tuomiokirkko"
-    assert out.result["url"].startswith("https://fi.wikipedia.org/")
+    assert out.result.title == "Helsingin tuomiokirkko"
+    assert out.result.url.startswith("https://fi.wikipedia.org/")
     assert all(req.path == "/fi/w/api.php" for req, _ in wiki.log)
 
 
@@ -214,22 +214,22 @@ async def test_page_missing_is_not_found(wiki: HTTPServer, tmp_path: Path):
 async def test_disambiguation_lists_options(wiki: HTTPServer, tmp_path: Path):
     out = await PageTool(make_settings(tmp_path, wiki)).run({"title": "Mercury"})
     assert out.ok, out.error
-    assert out.result["options"] == DISAMBIGUATION["Mercury"]
-    assert out.result["lat"] is None
+    assert out.result.options == DISAMBIGUATION["Mercury"]
+    assert out.result.lat is None
 
 
 async def test_geosearch_nearest_first_with_distances(wiki: HTTPServer, tmp_path: Path):
     args = {"lat": 60.1703, "lon": 24.9522, "radius_m": 1000, "limit": 5}
     out = await GeosearchTool(make_settings(tmp_path, wiki)).run(args)
     assert out.ok, out.error
-    hits = out.result["results"]
-    assert [h["title"] for h in hits] == [
+    hits = out.result.results
+    assert [h.title for h in hits] == [
         "Helsinki Cathedral",
         "Senate Square, Helsinki",
         "Uspenski Cathedral",
     ]
-    assert hits[0]["distance_m"] < 5 and 80 < hits[1]["distance_m"] < 120
-    assert hits[2]["lat"] == pytest.approx(60.168611)
+    assert hits[0].distance_m < 5 and 80 < hits[1].distance_m < 120
+    assert hits[2].lat == pytest.approx(60.168611)
     sent = api_calls(wiki)[0]
     assert sent["gscoord"] == "60.1703|24.9522" and sent["gsradius"] == "1000"
 
@@ -246,9 +246,9 @@ async def test_geosearch_radius_is_validated_before_any_request(wiki: HTTPServer
 async def test_empty_results(wiki: HTTPServer, tmp_path: Path):
     settings = make_settings(tmp_path, wiki)
     out = await SearchTool(settings).run({"query": "zzyzx"})
-    assert out.ok and out.result["results"] == []
+    assert out.ok and out.result.results == []
     out = await GeosearchTool(settings).run({"lat": -45.0, "lon": 170.0, "radius_m": 10000})
-    assert out.ok and out.result["results"] == []
+    assert out.ok and out.result.results == []
 
 
 async def test_repeat_is_a_cache_hit(wiki: HTTPServer, tmp_path: Path):
@@ -273,7 +273,7 @@ async def test_concurrent_calls_keep_their_language(wiki: HTTPServer, tmp_path: 
     outs = await asyncio.gather(*(tool.run(c) for c in calls))
     for call, out in zip(calls, outs, strict=True):
         assert out.ok, out.error
-        assert out.result["title"] == call["title"]
+        assert out.result.title == call["title"]
 
 
 # -- leakage guard -------------------------------------------------------------------
@@ -283,10 +283,10 @@ async def test_exclude_domains_drops_matching_results(wiki: HTTPServer, tmp_path
     settings = make_settings(tmp_path, wiki, exclude_domains=["cathedral"])
     out = await SearchTool(settings).run({"query": "Helsinki"})
     assert out.ok, out.error
-    titles = [h["title"] for h in out.result["results"]]
+    titles = [h.title for h in out.result.results]
     assert titles == ["Senate Square, Helsinki"]
     out = await GeosearchTool(settings).run({"lat": 60.1703, "lon": 24.9522})
-    assert [h["title"] for h in out.result["results"]] == ["Senate Square, Helsinki"]
+    assert [h.title for h in out.result.results] == ["Senate Square, Helsinki"]
 
 
 async def test_exclude_domains_matches_urls_and_blocks_pages(wiki: HTTPServer, tmp_path: Path):
@@ -332,7 +332,7 @@ async def test_429_with_retry_after_then_success(httpserver: HTTPServer, tmp_pat
     started = time.monotonic()
     out = await SearchTool(make_settings(tmp_path, httpserver)).run({"query": "Lutheran"})
     assert out.ok, out.error
-    assert out.result["results"][0]["title"] == "Helsinki Cathedral"
+    assert out.result.results[0].title == "Helsinki Cathedral"
     statuses = [resp.status_code for _, resp in httpserver.log]
     assert statuses == [429, 200]
     assert arrivals[0] - started >= 0.9  # the retry waited for Retry-After

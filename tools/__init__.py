@@ -1,9 +1,9 @@
 """Tools the agent uses to check its guesses: one interface, online and offline backends.
 
-Public API: `Tool`, `ToolOutcome`, `ToolError`, `Registry`, `discover`, `to_langchain`.
+Public API: `Tool`, `ToolOutcome`, `ToolErrorInfo`, `Registry`, `discover`, `to_langchain`.
 """
 
-from gre_agent.tools.base import Tool, ToolError, ToolOutcome
+from gre_agent.tools.base import Tool, ToolErrorInfo, ToolOutcome
 from gre_agent.tools.langchain import to_langchain
 from gre_agent.tools.registry import ENTRY_POINT_GROUP, Registry, UnknownToolError, discover
 
@@ -11,7 +11,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Registry",
     "Tool",
-    "ToolError",
+    "ToolErrorInfo",
     "ToolOutcome",
     "UnknownToolError",
     "discover",

@@ -3,8 +3,10 @@
 A tool is a class with a dotted `name` (`family.verb`), a `description` the model
 reads, pydantic `Args` and `Result` models, and one method per backend (`online`,
 `offline`; sync or async). `Tool.run` validates the arguments, picks the backend from
-the settings, enforces a timeout, and always returns a `ToolOutcome`: a failure is a
-typed `ToolError`, never an exception escaping into the agent.
+the settings, enforces a timeout, and always returns a `ToolOutcome`: the tool's own
+`Result` model, or a failure recorded as a `ToolErrorInfo`, never an exception escaping
+into the agent. Readers get the result typed with `outcome.value(GeocodeResult)`; its
+JSON form (what traces store) is `outcome.model_dump(mode="json")["result"]`.
 """
 
 from __future__ import annotations
@@ -14,19 +16,22 @@ import inspect
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import requests
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationError
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.core.http import cache_hits, make_session
 from gre_agent.core.settings import Settings, load_settings
 
 Backend = Literal["online", "offline"]
+R = TypeVar("R", bound=BaseModel)
 
 
-class ToolError(BaseModel):
+class ToolErrorInfo(BaseModel):
+    """Why a tool call failed: a record in the outcome, not an exception."""
+
     kind: ErrorKind
     message: str
 
@@ -37,14 +42,22 @@ class ToolOutcome(BaseModel):
     tool: str
     backend: str
     args: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: ToolError | None = None
+    # The tool's own Result instance; dumped as that class (not as a bare BaseModel).
+    result: SerializeAsAny[BaseModel] | None = None
+    error: ToolErrorInfo | None = None
     cached: bool = Field(False, description="Every HTTP answer came from the cache.")
     latency_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def value(self, cls: type[R]) -> R:
+        """The result as the tool's Result class `cls`; TypeError if it is not one."""
+        if not isinstance(self.result, cls):
+            got = "no result" if self.result is None else type(self.result).__name__
+            raise TypeError(f"{self.tool} gave {got}, not {cls.__name__}")
+        return self.result
 
 
 class Tool:
@@ -117,17 +130,17 @@ class Tool:
             else:
                 call = asyncio.to_thread(method, parsed)
             result = await asyncio.wait_for(call, timeout=self.time_budget_s)
-            outcome.result = self.Result.model_validate(result).model_dump(mode="json")
+            outcome.result = self.Result.model_validate(result)
         except ValidationError as exc:
-            outcome.error = ToolError(kind=ErrorKind.invalid_args, message=_readable(exc))
+            outcome.error = ToolErrorInfo(kind=ErrorKind.invalid_args, message=_readable(exc))
         except ToolFailure as exc:
-            outcome.error = ToolError(kind=exc.kind, message=exc.message)
+            outcome.error = ToolErrorInfo(kind=exc.kind, message=exc.message)
         except TimeoutError:
-            outcome.error = ToolError(
+            outcome.error = ToolErrorInfo(
                 kind=ErrorKind.timeout, message=f"{self.name} took over {self.time_budget_s:.1f} s"
             )
         except Exception as exc:  # a bug in a tool must not take the agent down
-            outcome.error = ToolError(
+            outcome.error = ToolErrorInfo(
                 kind=ErrorKind.internal, message=f"{type(exc).__name__}: {exc}"
             )
         finally:

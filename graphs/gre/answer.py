@@ -12,6 +12,7 @@ from gre_agent.core.trace import ToolCallEvent, Trace
 from gre_agent.graphs.gre.calibration import IDENTITY, Calibration
 from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem
 from gre_agent.tools import Registry
+from gre_agent.tools.gazetteer import ReverseResult
 
 # The claim of the reverse geocode that names the committed point (a tool call like any).
 NAMING_CLAIM = "name of the answer"
@@ -64,16 +65,16 @@ async def build_prediction(
     conf = calibration.apply(raw)
     outcome = await registry.get("gazetteer.reverse").run({"lat": best.lat, "lon": best.lon})
     events.append(ToolCallEvent.of(rounds, NAMING_CLAIM, outcome).model_dump(mode="json"))
-    rev = outcome.result or {}
+    rev = outcome.value(ReverseResult) if outcome.result is not None else None
     supporting = [e for e in evidence if e.candidate_key == best.key and e.weight > 0]
     reasoning = _reasoning(best, evidence) if mode == "agent" else "Single-shot GRE answer."
     prediction = Prediction(
         status="fallback" if best.origin == "fallback" else "ok",
         lat=best.lat,
         lon=best.lon,
-        place=rev.get("name") or best.place,
-        admin1=rev.get("admin1"),
-        country_code=rev.get("country_code") or best.country_code,
+        place=(rev.name if rev else None) or best.place,
+        admin1=rev.admin1 if rev else None,
+        country_code=(rev.country_code if rev else None) or best.country_code,
         confidence=round(conf, 4),
         raw_confidence=round(raw, 4),
         calibrated=calibration is not IDENTITY,

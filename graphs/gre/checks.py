@@ -13,16 +13,27 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from gre_agent.core.evidence import EvidenceItem
 from gre_agent.core.scripts import COUNTRIES
 from gre_agent.core.trace import ToolCallEvent
 from gre_agent.graphs.gre.claims import Claims
-from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
+from gre_agent.graphs.gre.evidence import Candidate, Finding, ranked, same_place
 from gre_agent.tools import Registry, ToolOutcome
+from gre_agent.tools.country import CountryFacts, GeoCheckResult
+from gre_agent.tools.exif import GpsResult
+from gre_agent.tools.gazetteer import GeocodeResult
+from gre_agent.tools.osm import FeaturesResult
+from gre_agent.tools.wikipedia import PageResult, SearchResult
 
 TOP_CANDIDATES = 3  # candidates checked per round
 MAX_NAMES = 3  # shop/sign names looked up per candidate
 MIN_PLACE_SCORE = 0.85  # gazetteer match quality for a text to count as a place name
 MIN_PLACE_POPULATION = 1000
+
+
+def check_key(check: str, *parts: object) -> str:
+    """The 'checked already' key of one check ("street:Main St:<candidate key>")."""
+    return ":".join([check, *(str(p) for p in parts)])
 
 
 def _search_radius_m(c: Candidate) -> float:
@@ -64,14 +75,12 @@ class Round:
         self.events[slot] = ToolCallEvent.of(self.number, claim, outcome).model_dump(mode="json")
         if outcome.error is not None:
             self.errors += 1
-            self.evidence[error_slot] = EvidenceItem(
+            self.evidence[error_slot] = Finding.CHECK_FAILED.record(
+                None,
                 claim=claim,
-                kind="error",
                 tool=tool,
                 args=outcome.args,
-                ok=False,
                 error=f"{outcome.error.kind}: {outcome.error.message}",
-                effect="error",
                 summary=f"check failed ({outcome.error.kind})",
                 round=self.number,
             )
@@ -80,29 +89,27 @@ class Round:
 
     def add(
         self,
+        finding: Finding,
         c: Candidate | None,
+        *,
         claim: str,
-        kind: str,
-        tool: str | None,
-        args: dict,
         summary: str,
-        weight_key: str,
-        effect: str,
+        outcome: ToolOutcome | None = None,
+        args: dict[str, Any] | None = None,
     ) -> None:
-        weight = WEIGHTS[weight_key]
-        if c is not None:
-            c.score += weight
+        """Record a finding about candidate `c` (scoring it), from `outcome`'s call if any.
+
+        The evidence keeps the outcome's validated arguments unless `args` is given.
+        """
+        if args is None and outcome is not None:
+            args = outcome.args
         self.evidence.append(
-            EvidenceItem(
+            finding.record(
+                c,
                 claim=claim,
-                kind=kind,
-                tool=tool,
-                args=args,
                 summary=summary,
-                effect=effect,  # type: ignore[arg-type]
-                weight=weight,
-                candidate=c.label if c else None,
-                candidate_key=c.key if c else None,
+                tool=outcome.tool if outcome else None,
+                args=args,
                 round=self.number,
             )
         )
@@ -117,12 +124,12 @@ async def locate_candidates(r: Round, cands: list[Candidate]) -> None:
         query = c.place
         if not query and c.country_code:
             facts = await r.call(
-                f"capital:{c.country_code}",
+                check_key("capital", c.country_code),
                 "country.facts",
                 {"country_code": c.country_code},
                 f"country {c.country_code}",
             )
-            query = facts.result.get("capital") if facts else None
+            query = facts.value(CountryFacts).capital if facts else None
             c.radius_km = max(c.radius_km, 500.0)
         if not query:
             return
@@ -130,22 +137,23 @@ async def locate_candidates(r: Round, cands: list[Candidate]) -> None:
         if c.country_code:
             args["country_code"] = c.country_code
         out = await r.call(
-            f"locate:{query}:{c.country_code}", "gazetteer.geocode", args, f"where is {query}"
+            check_key("locate", query, c.country_code),
+            "gazetteer.geocode",
+            args,
+            f"where is {query}",
         )
-        hits = out.result["candidates"] if out else []
+        hits = out.value(GeocodeResult).candidates if out else []
         if hits:
             top = hits[0]
-            c.lat, c.lon = top["lat"], top["lon"]
-            c.country_code = c.country_code or top.get("country_code")
+            c.lat, c.lon = top.lat, top.lon
+            c.country_code = c.country_code or top.country_code
             r.add(
+                Finding.LOCATED,
                 c,
-                f"where is {query}",
-                "geocode",
-                "gazetteer.geocode",
-                args,
-                f"{top['name']}, {top.get('country_code')} at ({top['lat']:.4f}, {top['lon']:.4f})",
-                "neutral",
-                "neutral",
+                claim=f"where is {query}",
+                summary=f"{top.name}, {top.country_code} at ({top.lat:.4f}, {top.lon:.4f})",
+                outcome=out,
+                args=args,  # as asked (the trace has always kept these, not the validated ones)
             )
 
     await asyncio.gather(*(one(c) for c in cands))
@@ -156,7 +164,12 @@ async def check_places(r: Round, claims: Claims, cands: list[Candidate]) -> list
     spawned: list[Candidate] = []
     outs = await asyncio.gather(
         *(
-            r.call(f"place:{p}", "gazetteer.geocode", {"query": p, "limit": 3}, f"place name '{p}'")
+            r.call(
+                check_key("place", p),
+                "gazetteer.geocode",
+                {"query": p, "limit": 3},
+                f"place name '{p}'",
+            )
             for p in claims.places
         )
     )
@@ -165,60 +178,50 @@ async def check_places(r: Round, claims: Claims, cands: list[Candidate]) -> list
             continue
         hits = [
             h
-            for h in out.result["candidates"]
-            if h["score"] >= MIN_PLACE_SCORE and (h.get("population") or 0) >= MIN_PLACE_POPULATION
+            for h in out.value(GeocodeResult).candidates
+            if h.score >= MIN_PLACE_SCORE and (h.population or 0) >= MIN_PLACE_POPULATION
         ]
         if not hits:
             continue
         top = hits[0]
-        where = f"{top['name']}, {top.get('country_code')} ({top['lat']:.3f}, {top['lon']:.3f})"
+        where = f"{top.name}, {top.country_code} ({top.lat:.3f}, {top.lon:.3f})"
+        claim = f"place name '{place}'"
         for c in cands:
             if not c.located:
                 continue
-            if c.within(top["lat"], top["lon"]):
+            if c.within(top.lat, top.lon):
                 r.add(
+                    Finding.PLACE_NEAR,
                     c,
-                    f"place name '{place}'",
-                    "place",
-                    "gazetteer.geocode",
-                    out.args,
-                    f"{where} lies within {c.radius_km:.0f} km",
-                    "place_near",
-                    "support",
+                    claim=claim,
+                    summary=f"{where} lies within {c.radius_km:.0f} km",
+                    outcome=out,
                 )
-            elif (
-                c.country_code and top.get("country_code") and c.country_code != top["country_code"]
-            ):
+            elif c.country_code and top.country_code and c.country_code != top.country_code:
                 r.add(
+                    Finding.PLACE_ELSEWHERE,
                     c,
-                    f"place name '{place}'",
-                    "place",
-                    "gazetteer.geocode",
-                    out.args,
-                    f"{where} is in another country",
-                    "place_elsewhere",
-                    "against",
+                    claim=claim,
+                    summary=f"{where} is in another country",
+                    outcome=out,
                 )
         new = Candidate(
-            place=top["name"],
-            country_code=top.get("country_code"),
-            lat=top["lat"],
-            lon=top["lon"],
+            place=top.name,
+            country_code=top.country_code,
+            lat=top.lat,
+            lon=top.lon,
             radius_km=30.0,
             prior=0.35,
             origin="evidence",
             model_evidence=[f"'{place}' read in the image"],
         )
-        if not any(same_place(new, c) or c.within(new.lat, new.lon) for c in cands + spawned):  # type: ignore[arg-type]
+        if not any(same_place(new, c) or c.within(top.lat, top.lon) for c in cands + spawned):
             r.add(
+                Finding.PLACE_CANDIDATE,
                 new,
-                f"place name '{place}'",
-                "place",
-                "gazetteer.geocode",
-                out.args,
-                f"{where}: new candidate",
-                "place_near",
-                "move",
+                claim=claim,
+                summary=f"{where}: new candidate",
+                outcome=out,
             )
             spawned.append(new)
     return spawned
@@ -229,41 +232,41 @@ async def check_landmarks(r: Round, claims: Claims, cands: list[Candidate]) -> l
     spawned: list[Candidate] = []
     for name in claims.landmarks:
         found = await r.call(
-            f"wiki:{name}", "wikipedia.search", {"query": name, "limit": 1}, f"landmark '{name}'"
+            check_key("wiki", name),
+            "wikipedia.search",
+            {"query": name, "limit": 1},
+            f"landmark '{name}'",
         )
-        if not found or not found.result["results"]:
+        results = found.value(SearchResult).results if found else []
+        if not results:
             continue
-        title = found.result["results"][0]["title"]
+        title = results[0].title
         page = await r.call(
-            f"wikipage:{title}", "wikipedia.page", {"title": title}, f"landmark '{name}'"
+            check_key("wikipage", title), "wikipedia.page", {"title": title}, f"landmark '{name}'"
         )
-        if not page or page.result.get("lat") is None:
+        res = page.value(PageResult) if page else None
+        if res is None or res.lat is None or res.lon is None:
             continue
-        lat, lon = page.result["lat"], page.result["lon"]
+        lat, lon = res.lat, res.lon
         where = f"Wikipedia '{title}' at ({lat:.4f}, {lon:.4f})"
+        claim = f"landmark '{name}'"
         for c in cands:
             if c.located and c.within(lat, lon):
                 r.add(
+                    Finding.LANDMARK_NEAR,
                     c,
-                    f"landmark '{name}'",
-                    "landmark",
-                    "wikipedia.page",
-                    page.args,
-                    f"{where}, within {c.radius_km:.0f} km",
-                    "landmark_near",
-                    "support",
+                    claim=claim,
+                    summary=f"{where}, within {c.radius_km:.0f} km",
+                    outcome=page,
                 )
-                c.snap(lat, lon, f"landmark {title}", WEIGHTS["landmark_near"], 2.0)
+                c.snap(lat, lon, f"landmark {title}", Finding.LANDMARK_NEAR.weight, 2.0)
             elif c.located:
                 r.add(
+                    Finding.LANDMARK_ELSEWHERE,
                     c,
-                    f"landmark '{name}'",
-                    "landmark",
-                    "wikipedia.page",
-                    page.args,
-                    f"{where}, outside the candidate's radius",
-                    "landmark_elsewhere",
-                    "against",
+                    claim=claim,
+                    summary=f"{where}, outside the candidate's radius",
+                    outcome=page,
                 )
         new = Candidate(
             place=title,
@@ -276,14 +279,11 @@ async def check_landmarks(r: Round, claims: Claims, cands: list[Candidate]) -> l
         )
         if not any(c.within(lat, lon) for c in cands + spawned):
             r.add(
+                Finding.LANDMARK_CANDIDATE,
                 new,
-                f"landmark '{name}'",
-                "landmark",
-                "wikipedia.page",
-                page.args,
-                f"{where}: new candidate",
-                "landmark_near",
-                "move",
+                claim=claim,
+                summary=f"{where}: new candidate",
+                outcome=page,
             )
             spawned.append(new)
     return spawned
@@ -294,101 +294,81 @@ def check_scripts(r: Round, scripts: list[str], c: Candidate) -> None:
     where = [COUNTRIES[s] for s in scripts]
     claim = f"script {', '.join(scripts)}"
     if all(c.country_code in w for w in where):
-        r.add(
-            c,
-            claim,
-            "script",
-            None,
-            {},
-            f"{c.country_code} writes {', '.join(scripts)}",
-            "script_match",
-            "support",
-        )
+        summary = f"{c.country_code} writes {', '.join(scripts)}"
+        r.add(Finding.SCRIPT_MATCH, c, claim=claim, summary=summary)
     elif not any(c.country_code in w for w in where):
+        summary = f"{c.country_code} does not write {', '.join(scripts)}"
+        r.add(Finding.SCRIPT_MISMATCH, c, claim=claim, summary=summary)
+
+
+async def check_country(r: Round, claims: Claims, c: Candidate) -> None:
+    """The candidate's country against the driving side and the languages seen."""
+    if not (c.country_code and (claims.driving_side or claims.languages)):
+        return
+    facts = await r.call(
+        check_key("facts", c.country_code, c.key),  # per candidate: the evidence is each one's
+        "country.facts",
+        {"country_code": c.country_code},
+        f"country {c.country_code}",
+    )
+    if facts is None:
+        return
+    f = facts.value(CountryFacts)
+    if claims.driving_side and f.driving_side:
+        match = claims.driving_side == f.driving_side
         r.add(
+            Finding.DRIVING_SIDE_MATCH if match else Finding.DRIVING_SIDE_MISMATCH,
             c,
-            claim,
-            "script",
-            None,
-            {},
-            f"{c.country_code} does not write {', '.join(scripts)}",
-            "script_mismatch",
-            "against",
+            claim=f"driving on the {claims.driving_side}",
+            summary=f"{f.name} drives on the {f.driving_side}",
+            outcome=facts,
+        )
+    seen = {lang.casefold() for lang in claims.languages}
+    spoken = {lang.casefold() for lang in f.languages}
+    if seen and spoken:
+        match = bool(seen & spoken)
+        r.add(
+            Finding.LANGUAGE_MATCH if match else Finding.LANGUAGE_MISMATCH,
+            c,
+            claim=f"languages {', '.join(claims.languages)}",
+            summary=f"{f.name} speaks {', '.join(f.languages[:4])}",
+            outcome=facts,
         )
 
 
 async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
     """Checks of one located candidate against the map and country facts."""
     k = c.key
-    geo = await r.call(f"geo:{k}", "geo.check", {"lat": c.lat, "lon": c.lon}, f"point of {c.label}")
+    geo = await r.call(
+        check_key("geo", k), "geo.check", {"lat": c.lat, "lon": c.lon}, f"point of {c.label}"
+    )
     if geo is not None:
-        res = geo.result
-        if not res["on_land"]:
+        res = geo.value(GeoCheckResult)
+        if not res.on_land:
             r.add(
+                Finding.IN_SEA,
                 c,
-                f"point of {c.label}",
-                "land",
-                "geo.check",
-                geo.args,
-                "the point is not on land",
-                "in_sea",
-                "against",
+                claim=f"point of {c.label}",
+                summary="the point is not on land",
+                outcome=geo,
             )
-        if res.get("country_code"):
-            if c.country_code and res["country_code"] != c.country_code:
+        if res.country_code:
+            if c.country_code and res.country_code != c.country_code:
                 r.add(
+                    Finding.COUNTRY_MISMATCH,
                     c,
-                    f"country of {c.label}",
-                    "country",
-                    "geo.check",
-                    geo.args,
-                    f"the point lies in {res['country_code']}, not {c.country_code}",
-                    "country_mismatch",
-                    "against",
+                    claim=f"country of {c.label}",
+                    summary=f"the point lies in {res.country_code}, not {c.country_code}",
+                    outcome=geo,
                 )
-            c.country_code = c.country_code or res["country_code"]
+            c.country_code = c.country_code or res.country_code
 
-    if c.country_code and (claims.driving_side or claims.languages):
-        facts = await r.call(
-            f"facts:{c.country_code}:{k}",  # per candidate: the evidence is each one's
-            "country.facts",
-            {"country_code": c.country_code},
-            f"country {c.country_code}",
-        )
-        if facts is None:
-            pass
-        else:
-            f = facts.result
-            if claims.driving_side and f.get("driving_side"):
-                match = claims.driving_side == f["driving_side"]
-                r.add(
-                    c,
-                    f"driving on the {claims.driving_side}",
-                    "driving_side",
-                    "country.facts",
-                    facts.args,
-                    f"{f['name']} drives on the {f['driving_side']}",
-                    "driving_side_match" if match else "driving_side_mismatch",
-                    "support" if match else "against",
-                )
-            seen = {lang.casefold() for lang in claims.languages}
-            spoken = {lang.casefold() for lang in f.get("languages", [])}
-            if seen and spoken:
-                match = bool(seen & spoken)
-                r.add(
-                    c,
-                    f"languages {', '.join(claims.languages)}",
-                    "language",
-                    "country.facts",
-                    facts.args,
-                    f"{f['name']} speaks {', '.join(f.get('languages', [])[:4])}",
-                    "language_match" if match else "language_mismatch",
-                    "support" if match else "against",
-                )
+    await check_country(r, claims, c)
 
-    if c.country_code and claims.scripts and f"script:{k}" not in r.checked:
+    script_key = check_key("script", k)
+    if c.country_code and claims.scripts and script_key not in r.checked:
         check_scripts(r, claims.scripts, c)
-        r.checked.add(f"script:{k}")
+        r.checked.add(script_key)
 
     if c.radius_km > 100:  # a street search over a whole country says nothing
         return
@@ -396,7 +376,7 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
     outs = await asyncio.gather(
         *(
             r.call(
-                f"street:{s}:{k}",
+                check_key("street", s, k),
                 "osm.find_named",
                 {"name": s, "tags": {"highway": None}, "around": _around(c), "limit": 5},
                 f"street '{s}'",
@@ -408,75 +388,54 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
     for street, out in zip(streets, outs, strict=True):
         if out is None:
             continue
-        feats = out.result["features"]
-        if feats:
-            f = min(feats, key=lambda x: x.get("distance_m") or 0.0)
-            primary = f.get("name") or street
-            if primary in resolved:  # the same street under another name (fi/sv signs)
-                r.add(
-                    c,
-                    f"street '{street}'",
-                    "street",
-                    "osm.find_named",
-                    out.args,
-                    f"the same street as '{resolved[primary]}' ({primary})",
-                    "neutral",
-                    "neutral",
-                )
-                continue
-            resolved[primary] = street
-            r.add(
-                c,
-                f"street '{street}'",
-                "street",
-                "osm.find_named",
-                out.args,
-                f"OSM {f['osm_type']} {f['osm_id']} '{primary}' "
-                f"{(f.get('distance_m') or 0) / 1000:.1f} km from the candidate",
-                "street_found",
-                "confirm",
-            )
-            c.snap(f["lat"], f["lon"], f"street {primary}", WEIGHTS["street_found"], 1.0)
-        else:
-            r.add(
-                c,
-                f"street '{street}'",
-                "street",
-                "osm.find_named",
-                out.args,
-                f"no such street within {_search_radius_m(c) / 1000:.0f} km",
-                "street_missing",
-                "against",
-            )
+        feats = out.value(FeaturesResult).features
+        claim = f"street '{street}'"
+        if not feats:
+            summary = f"no such street within {_search_radius_m(c) / 1000:.0f} km"
+            r.add(Finding.STREET_MISSING, c, claim=claim, summary=summary, outcome=out)
+            continue
+        f = min(feats, key=lambda x: x.distance_m or 0.0)
+        primary = f.name or street
+        if primary in resolved:  # the same street under another name (fi/sv signs)
+            summary = f"the same street as '{resolved[primary]}' ({primary})"
+            r.add(Finding.SAME_STREET, c, claim=claim, summary=summary, outcome=out)
+            continue
+        resolved[primary] = street
+        r.add(
+            Finding.STREET_FOUND,
+            c,
+            claim=claim,
+            summary=f"OSM {f.osm_type} {f.osm_id} '{primary}' "
+            f"{(f.distance_m or 0) / 1000:.1f} km from the candidate",
+            outcome=out,
+        )
+        c.snap(f.lat, f.lon, f"street {primary}", Finding.STREET_FOUND.weight, 1.0)
     distinct = list(resolved)  # crossings only between different streets
     if len(distinct) >= 2:
         a, b = distinct[0], distinct[1]
+        claim = f"streets '{a}' and '{b}' cross"
         out = await r.call(
-            f"cross:{a}:{b}:{k}",
+            check_key("cross", a, b, k),
             "osm.street_intersection",
             {"street_a": a, "street_b": b, "near": _around(c), "limit": 3},
-            f"streets '{a}' and '{b}' cross",
+            claim,
         )
-        if out is not None and out.result["features"]:
-            f = out.result["features"][0]
+        crossings = out.value(FeaturesResult).features if out else []
+        if crossings:
+            f = crossings[0]
             r.add(
+                Finding.INTERSECTION_FOUND,
                 c,
-                f"streets '{a}' and '{b}' cross",
-                "intersection",
-                "osm.street_intersection",
-                out.args,
-                f"they cross at ({f['lat']:.5f}, {f['lon']:.5f})",
-                "intersection_found",
-                "confirm",
+                claim=claim,
+                summary=f"they cross at ({f.lat:.5f}, {f.lon:.5f})",
+                outcome=out,
             )
-            c.snap(
-                f["lat"], f["lon"], f"crossing of {a} and {b}", WEIGHTS["intersection_found"], 0.2
-            )
+            c.snap(f.lat, f.lon, f"crossing of {a} and {b}", Finding.INTERSECTION_FOUND.weight, 0.2)
     names = claims.names[:MAX_NAMES]
     outs = await asyncio.gather(
         *(
             r.call(
-                f"name:{n}:{k}",
+                check_key("name", n, k),
                 "osm.find_named",
                 {"name": n, "around": _around(c), "limit": 3},
                 f"name '{n}'",
@@ -485,38 +444,34 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
         )
     )
     for name, out in zip(names, outs, strict=True):
-        if out is not None and out.result["features"]:
-            f = out.result["features"][0]
+        feats = out.value(FeaturesResult).features if out else []
+        if feats:
+            f = feats[0]
             r.add(
+                Finding.NAME_FOUND,
                 c,
-                f"name '{name}'",
-                "name",
-                "osm.find_named",
-                out.args,
-                f"OSM has '{f.get('name')}' {(f.get('distance_m') or 0) / 1000:.1f} km away",
-                "name_found",
-                "support",
+                claim=f"name '{name}'",
+                summary=f"OSM has '{f.name}' {(f.distance_m or 0) / 1000:.1f} km away",
+                outcome=out,
             )
-            c.snap(f["lat"], f["lon"], f"{f.get('name') or name}", WEIGHTS["name_found"], 1.0)
+            c.snap(f.lat, f.lon, f"{f.name or name}", Finding.NAME_FOUND.weight, 1.0)
 
 
 async def check_exif(r: Round, image: str, cands: list[Candidate]) -> list[Candidate]:
-    out = await r.call("exif", "exif.gps", {"image": image}, "the photo's GPS tag")
-    if out is None or out.result.get("lat") is None:
+    out = await r.call(check_key("exif"), "exif.gps", {"image": image}, "the photo's GPS tag")
+    gps = out.value(GpsResult) if out else None
+    if gps is None or gps.lat is None or gps.lon is None:
         return []
-    lat, lon = out.result["lat"], out.result["lon"]
+    lat, lon = gps.lat, gps.lon
     new = Candidate(
         place="EXIF GPS position", lat=lat, lon=lon, radius_km=0.1, prior=0.5, origin="evidence"
     )
     r.add(
+        Finding.EXIF_GPS,
         new,
-        "the photo's GPS tag",
-        "exif",
-        "exif.gps",
-        out.args,
-        f"EXIF says ({lat:.5f}, {lon:.5f})",
-        "exif_gps",
-        "move",
+        claim="the photo's GPS tag",
+        summary=f"EXIF says ({lat:.5f}, {lon:.5f})",
+        outcome=out,
     )
     return [new]
 
@@ -552,8 +507,9 @@ def pending(claims: Claims, candidates: list[Candidate], checked: set[str]) -> b
     for c in [c for c in ranked(candidates) if c.status != "rejected"][:TOP_CANDIDATES]:
         if not c.located:
             return True
-        if f"geo:{c.key}" not in checked:
+        if check_key("geo", c.key) not in checked:
             return True
-        if c.radius_km <= 100 and any(f"street:{s}:{c.key}" not in checked for s in claims.streets):
+        streets = [check_key("street", s, c.key) for s in claims.streets]
+        if c.radius_km <= 100 and any(key not in checked for key in streets):
             return True
     return False

@@ -1,45 +1,104 @@
 """Candidates and evidence: how checked claims confirm, move or reject a hypothesis.
 
 A candidate's confidence is `sigmoid(logit(prior) + score)`: `prior` is the model's own
-confidence, `score` the sum of the evidence weights (log-odds) the tools produced. The
-weights below are hand-set, documented guesses; `calibrate` refits the final mapping
+confidence, `score` the sum of the weights (log-odds) of the findings the checks made
+(`Finding`). The weights are hand-set, documented guesses; `calibrate` refits the final mapping
 from evaluation results (Platt scaling) when a user has them.
 """
 
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from gre_agent.agent.schemas import Hypothesis
+from gre_agent.core.evidence import Effect, EvidenceItem
 from gre_agent.core.geo import geodesic_km
 
-Effect = Literal["confirm", "support", "against", "reject", "move", "neutral", "error"]
 
-# Log-odds each kind of finding adds to a candidate.
-WEIGHTS: dict[str, float] = {
-    "street_found": 2.5,  # a street read in the image exists within the candidate's radius
-    "intersection_found": 3.0,  # two streets read in the image cross there
-    "name_found": 1.0,  # a shop/sign name exists nearby in OSM
-    "place_near": 1.0,  # a place name read in the image lies within the radius
-    "landmark_near": 1.5,  # a landmark's Wikipedia coordinates lie within the radius
-    "place_elsewhere": -0.7,  # a clear place name in the image lies in another country
-    "landmark_elsewhere": -0.5,
-    "street_missing": -0.2,  # weak: the offline map may simply not cover the area
-    "in_sea": -2.0,  # the point is not on land
-    "country_mismatch": -0.5,  # the point is in another country than the candidate says
-    "driving_side_match": 0.3,
-    "driving_side_mismatch": -1.5,
-    "language_match": 0.3,
-    "script_match": 0.5,  # the country writes every distinctive script read in the image
-    "script_mismatch": -1.0,  # it writes none of them (Hangul read, candidate in Japan)
-    "language_mismatch": -0.5,
-    "model_rejected": -1.0,  # the model itself ruled the place out after the evidence
-    "exif_gps": 4.0,  # the photo's own GPS tag
-    "neutral": 0.0,  # a finding worth recording that moves no score
-}
+class Finding(Enum):
+    """Every kind of finding a check can make, with what it does to a candidate.
+
+    Each row is (check, weight, effect, label). `weight` is log-odds added to the
+    candidate's score: +1.0 multiplies the odds that the candidate is right by e (about
+    2.7), -0.7 halves them, 0 records the finding without scoring it. `check` is the
+    evidence kind stored in traces (`EvidenceItem.kind`); `effect` says how the finding
+    is shown (see `core.evidence.Effect`); the weight's sign always matches it.
+    """
+
+    check: str
+    weight: float
+    effect: Effect
+    label: str
+
+    LOCATED = ("geocode", 0.0, "neutral", "a candidate known by name only was given coordinates")
+    STREET_FOUND = ("street", 2.5, "confirm", "a street read in the image exists within the radius")
+    SAME_STREET = ("street", 0.0, "neutral", "a street read twice, under two names (fi/sv signs)")
+    # weak: the offline map may simply not cover the area
+    STREET_MISSING = ("street", -0.2, "against", "no street of that name within the radius")
+    INTERSECTION_FOUND = ("intersection", 3.0, "confirm", "two streets read in the image cross")
+    NAME_FOUND = ("name", 1.0, "support", "a shop or sign name exists nearby in OSM")
+    PLACE_NEAR = ("place", 1.0, "support", "a place name read in the image lies within the radius")
+    PLACE_ELSEWHERE = ("place", -0.7, "against", "a clear place name lies in another country")
+    PLACE_CANDIDATE = ("place", 1.0, "move", "a place name read in the image: a new candidate")
+    LANDMARK_NEAR = ("landmark", 1.5, "support", "a landmark's Wikipedia position is within")
+    LANDMARK_ELSEWHERE = ("landmark", -0.5, "against", "a landmark lies outside the radius")
+    LANDMARK_CANDIDATE = ("landmark", 1.5, "move", "a landmark's position: a new candidate")
+    IN_SEA = ("land", -2.0, "against", "the point is not on land")
+    COUNTRY_MISMATCH = ("country", -0.5, "against", "the point lies in another country")
+    DRIVING_SIDE_MATCH = ("driving_side", 0.3, "support", "the country drives on that side")
+    DRIVING_SIDE_MISMATCH = ("driving_side", -1.5, "against", "it drives on the other side")
+    LANGUAGE_MATCH = ("language", 0.3, "support", "the country speaks a language seen")
+    LANGUAGE_MISMATCH = ("language", -0.5, "against", "it speaks none of the languages seen")
+    # the country writes every distinctive script read in the image ...
+    SCRIPT_MATCH = ("script", 0.5, "support", "the country writes the scripts read")
+    # ... or none of them (Hangul read, candidate in Japan)
+    SCRIPT_MISMATCH = ("script", -1.0, "against", "it writes none of the scripts read")
+    EXIF_GPS = ("exif", 4.0, "move", "the photo's own GPS tag")
+    MODEL_REJECTED = ("model", -1.0, "against", "the model ruled the place out after the evidence")
+    CHECK_FAILED = ("error", 0.0, "error", "a tool call failed")
+
+    def __init__(self, check: str, weight: float, effect: Effect, label: str) -> None:
+        self.check = check
+        self.weight = weight
+        self.effect = effect
+        self.label = label
+
+    def record(
+        self,
+        candidate: Candidate | None,
+        *,
+        claim: str,
+        summary: str,
+        tool: str | None = None,
+        args: dict[str, Any] | None = None,
+        error: str | None = None,
+        round: int = 0,
+    ) -> EvidenceItem:
+        """The evidence of this finding; scores the candidate (if any) by the weight."""
+        if candidate is not None:
+            candidate.score += self.weight
+        return EvidenceItem(
+            claim=claim,
+            kind=self.check,
+            tool=tool,
+            args=args or {},
+            ok=error is None,
+            error=error,
+            summary=summary,
+            effect=self.effect,
+            weight=self.weight,
+            candidate=candidate.label if candidate else None,
+            candidate_key=candidate.key if candidate else None,
+            round=round,
+        )
+
+
+# Log-odds by finding name, for readers not yet on `Finding` (graphs/gre/nodes.py).
+WEIGHTS: dict[str, float] = {f.name.lower(): f.weight for f in Finding}
 CONFIRMED_SCORE = 2.0  # a candidate at or above this is "confirmed"
 REJECTED_SCORE = -2.5
 
@@ -134,38 +193,6 @@ class Candidate(BaseModel):
         data = self.model_dump()
         data.update(confidence=round(self.confidence, 4), status=self.status)
         return data
-
-
-class EvidenceItem(BaseModel):
-    """One checked claim and what it did to a candidate."""
-
-    claim: str
-    kind: str = Field(description="street, intersection, name, place, landmark, land, ...")
-    tool: str | None = None
-    args: dict[str, Any] = Field(default_factory=dict)
-    ok: bool = True
-    error: str | None = None
-    summary: str = ""
-    effect: Effect = "neutral"
-    weight: float = 0.0
-    candidate: str | None = Field(None, description="The candidate's label when checked.")
-    candidate_key: str | None = Field(None, description="Candidate.key of that candidate.")
-    round: int = 0
-
-    @property
-    def supports(self) -> bool | None:
-        if self.weight > 0:
-            return True
-        if self.weight < 0:
-            return False
-        return None
-
-    def line(self) -> str:
-        """How the evidence is shown to the model and to people."""
-        verdict = {True: "supports", False: "contradicts", None: "neutral"}[self.supports]
-        target = f" [{self.candidate}]" if self.candidate else ""
-        source = self.tool or "reasoning"
-        return f"- {self.claim}{target} | {source} | {self.summary} | {verdict}"
 
 
 def ranked(candidates: list[Candidate]) -> list[Candidate]:

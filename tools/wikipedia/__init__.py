@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from ._build import Fact, build_zim, read_facts
 from ._geo import parse_coordinates
-from ._tools import GeosearchTool, PageTool, SearchTool
+from ._tools import (
+    GeosearchResult,
+    GeosearchTool,
+    PageResult,
+    PageTool,
+    SearchResult,
+    SearchTool,
+)
 from ._zim import DEMO_ZIM
 
 __all__ = [
     "DEMO_ZIM",
     "Fact",
+    "GeosearchResult",
     "GeosearchTool",
+    "PageResult",
     "PageTool",
+    "SearchResult",
     "SearchTool",
     "build_zim",
     "parse_coordinates",
