@@ -301,8 +301,8 @@ def extract(
         for script in scripts_in(raw):
             _add(claims.scripts, script)
     for name in semantics.scripts:
-        if script := script_named(name):
-            _add(claims.scripts, script)
+        if named := script_named(name):
+            _add(claims.scripts, named)
     claims.driving_side = semantics.driving_side
     claims.languages = [lang.strip() for lang in semantics.languages if lang.strip()]
     return claims
