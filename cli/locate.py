@@ -29,7 +29,7 @@ from gre_agent.cli.options import (
     open_backend,
 )
 from gre_agent.core.settings import Settings, load_settings
-from gre_agent.core.trace import Trace
+from gre_agent.core.trace import ToolCallEvent, Trace
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -45,7 +45,10 @@ NEXT = {
     "detail": "interpreting the details",
     "semantic": "proposing places",
     "hypotheses": "verifying with tools",
-    "verify": "deciding",
+    "verify": "revising with the evidence",
+    "call_tools": "running the model's tool calls",
+    "tools": "asking the model",
+    "revise": "deciding",
     "single": "done",
     "commit": "done",
 }
@@ -112,8 +115,19 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
             )
             + note
         )
+    if node == "call_tools":
+        calls = trace.of_type(ToolCallEvent)  # the skipped ones were answered too
+        errors = sum(1 for e in calls if not e.ok)
+        return _short(f"model's tool calls: {len(calls)} answered, {errors} error(s)", width)
+    if node == "tools":
+        return f"{len(update.get('tool_messages') or [])} tool call(s) run"
+    if node == "revise":
+        best = (update.get("hypotheses") or [{}])[0]
+        label = ", ".join(p for p in (best.get("place"), best.get("country_code")) if p)
+        return _short(f"revised with the evidence; best {label or '-'}", width) + note
     if node == "decide":
-        return _short(update.get("decision") or "-", width)
+        verdict = f"{update.get('decision') or '-'}: {update.get('decision_reason') or ''}"
+        return _short(verdict, width)
     if node in ("commit", "single"):
         pred = update.get("prediction") or {}
         if pred.get("lat") is None:
@@ -152,7 +166,7 @@ class Progress:
         self.console.print(f"  [green]✓[/] [cyan]{node:<10}[/] {line} [dim]{took:.2f}s[/]")
         nxt = NEXT.get(node, "working")
         if node == "decide":
-            refine = str(update.get("decision", "")).startswith("refine")
+            refine = update.get("decision") == "refine"
             nxt = "verifying further" if refine else "committing"
         if self.status is not None:
             self.status.update(f"{escape(self.label)}: {nxt}")

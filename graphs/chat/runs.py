@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 
 from gre_agent.core.trace import ErrorEvent, ToolCallEvent, Trace, header, write_trace
 from gre_agent.graphs.gre import nodes
 from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.evidence import Candidate, ranked, same_place
+from gre_agent.graphs.gre.graph import add_verification
 from gre_agent.graphs.gre.graph import graph as gre_graph
 from gre_agent.graphs.gre.runner import context_config
 from gre_agent.graphs.gre.state import State
@@ -52,19 +53,13 @@ async def rehypothesize(state: State, runtime: Runtime[Context]) -> dict[str, An
 
 
 def build_recheck_graph():
-    """hypotheses -> verify -> decide -> (verify | commit): the GRE agent's second half, on
-    the same nodes, started from a stored perception of the photo, the last run's
+    """hypotheses -> verification rounds -> decide -> commit: the GRE agent's second half,
+    on the same nodes, started from a stored perception of the photo, the last run's
     candidates and the user's hints."""
     builder = StateGraph(State, input_schema=State, context_schema=Context)
     builder.add_node("hypotheses", rehypothesize)
-    builder.add_node("verify", nodes.verify)
-    builder.add_node("decide", nodes.decide)
-    builder.add_node("commit", nodes.commit)
     builder.add_edge(START, "hypotheses")
-    builder.add_conditional_edges("hypotheses", nodes.route_after_hypotheses)
-    builder.add_edge("verify", "decide")
-    builder.add_conditional_edges("decide", nodes.route_after_decide)
-    builder.add_edge("commit", END)
+    add_verification(builder)
     return builder.compile(name="gre-recheck")
 
 
@@ -120,8 +115,17 @@ def stage_line(node: str, update: dict[str, Any]) -> str:
             f"{counts.tool_errors} error(s); "
             f"best {_where(best)}"
         )
+    if node == "call_tools":
+        calls = trace.of_type(ToolCallEvent)  # the skipped ones were answered too
+        failed = sum(1 for e in calls if not e.ok)
+        return _short(f"the model's tool calls: {len(calls)} answered, {failed} error(s)")
+    if node == "tools":
+        return f"{len(update.get('tool_messages') or [])} tool call(s) run"
+    if node == "revise":
+        best = (update.get("hypotheses") or [{}])[0]
+        return _short(f"revised with the evidence; best {_where(best)}") + note
     if node == "decide":
-        return _short(update.get("decision") or "")
+        return _short(f"{update.get('decision')}: {update.get('decision_reason')}")
     if node in ("commit", "single"):
         pred = update.get("prediction") or {}
         if pred.get("lat") is None:
