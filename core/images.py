@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -56,3 +57,15 @@ def check_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{p}: corrupt or truncated image ({exc})") from exc
     return ImageInfo(path=p, format=fmt, width=w, height=h)
+
+
+def file_version(image: Any) -> tuple[str, int, int] | None:
+    """(resolved path, mtime_ns, size) of an image given as a file path, as a cache key;
+    None for other inputs and missing files (their readers report those)."""
+    if not isinstance(image, str | Path) or str(image).startswith(("http://", "https://", "data:")):
+        return None
+    try:
+        st = Path(image).stat()
+    except OSError:
+        return None
+    return str(Path(image).resolve()), st.st_mtime_ns, st.st_size

@@ -37,18 +37,6 @@ def load_image(image: Any) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def file_version(image: Any) -> tuple[str, int, int] | None:
-    """(resolved path, mtime_ns, size) of an image given as a file path, as a cache key;
-    None for other inputs and missing files (their readers report those)."""
-    if not isinstance(image, str | Path) or str(image).startswith(("http://", "https://", "data:")):
-        return None
-    try:
-        st = Path(image).stat()
-    except OSError:
-        return None
-    return str(Path(image).resolve()), st.st_mtime_ns, st.st_size
-
-
 def smart_size(
     height: int, width: int, max_pixels: int, min_pixels: int = MIN_PIXELS, factor: int = FACTOR
 ) -> tuple[int, int]:

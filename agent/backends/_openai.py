@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 
 from gre_agent.core.errors import ErrorKind
+from gre_agent.core.images import file_version
 from gre_agent.core.settings import ModelSettings
 
 from ._base import BaseBackend, Messages, finish_text, new_call_id, parse_arguments
 from ._errors import ModelError
-from ._images import file_version, fit_image, to_data_url
+from ._images import fit_image, to_data_url
 from ._types import Completion, ImagePart, Message, ToolCall, Usage, as_messages, normalize_tools
 
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}

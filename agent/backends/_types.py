@@ -150,7 +150,8 @@ def image_digest(image: Any) -> str:
 
     URLs are hashed as strings: their pixels are not fetched.
     """
-    from gre_agent.agent.backends._images import file_version, load_image
+    from gre_agent.agent.backends._images import load_image
+    from gre_agent.core.images import file_version
 
     if isinstance(image, str) and image.startswith(("http://", "https://", "data:")):
         return hashlib.sha256(image.encode()).hexdigest()
