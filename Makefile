@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv vllm-venv browser demo test lint bench clean
+.PHONY: venv vllm-venv browser ocr-apt demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -65,7 +65,20 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium; }
 	@test -x $(CHROMIUM) && $(CHROMIUM) --version 2>/dev/null
 
-test: lint vllm-venv browser
+# Debian's Tesseract with the language data ocr.read's tests read (it reads the scripts
+# rapidocr cannot), and the fonts the tests render their signs with.
+OCR_APT ?= tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-ell \
+	tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-tha tesseract-ocr-ara \
+	fonts-dejavu-core fonts-noto-core fonts-noto-cjk
+
+ocr-apt:
+	@dpkg -s $(OCR_APT) >/dev/null 2>&1 || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $(OCR_APT); }
+	@tesseract --version 2>/dev/null | head -1
+
+test: lint vllm-venv browser ocr-apt
 	$(PY) -m pytest
 
 bench: venv

@@ -26,6 +26,7 @@ EXPECTED = {
     "exif.gps",
     "country.facts",
     "geo.check",
+    "ocr.read",
 }
 
 

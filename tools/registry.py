@@ -36,6 +36,7 @@ BUILTIN: tuple[str, ...] = (
     "gre_agent.tools.exif:GpsTool",
     "gre_agent.tools.country:FactsTool",
     "gre_agent.tools.country:GeoCheckTool",
+    "gre_agent.tools.ocr:ReadTool",
 )
 
 
