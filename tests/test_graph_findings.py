@@ -7,7 +7,7 @@ import pytest
 from gre_agent.core.evidence import EvidenceItem
 from gre_agent.graphs.gre.checks import check_key, pending
 from gre_agent.graphs.gre.claims import Claims
-from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, Finding
+from gre_agent.graphs.gre.evidence import Candidate, Finding
 
 RAISES = {"confirm", "support", "move"}
 LOWERS = {"against", "reject"}
@@ -33,7 +33,6 @@ def test_no_two_findings_are_one_row():
 
 def test_weights_are_the_documented_log_odds():
     weights = {f.name.lower(): f.weight for f in Finding}
-    assert weights == WEIGHTS
     assert (weights["street_found"], weights["intersection_found"], weights["exif_gps"]) == (
         2.5,
         3.0,

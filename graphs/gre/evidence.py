@@ -60,6 +60,9 @@ class Finding(Enum):
     EXIF_GPS = ("exif", 4.0, "move", "the photo's own GPS tag")
     MODEL_REJECTED = ("model", -1.0, "against", "the model ruled the place out after the evidence")
     CHECK_FAILED = ("error", 0.0, "error", "a tool call failed")
+    # model-driven verification: what the model's own calls returned, for it to weigh
+    MODEL_TOOL_RESULT = ("model_tool", 0.0, "neutral", "a tool the model called answered")
+    MODEL_TOOL_FAILED = ("model_tool", 0.0, "error", "a tool the model called failed")
 
     def __init__(self, check: str, weight: float, effect: Effect, label: str) -> None:
         self.check = check
@@ -97,8 +100,6 @@ class Finding(Enum):
         )
 
 
-# Log-odds by finding name, for readers not yet on `Finding` (graphs/gre/nodes.py).
-WEIGHTS: dict[str, float] = {f.name.lower(): f.weight for f in Finding}
 CONFIRMED_SCORE = 2.0  # a candidate at or above this is "confirmed"
 REJECTED_SCORE = -2.5
 

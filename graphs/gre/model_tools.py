@@ -20,7 +20,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.prebuilt import ToolNode, ToolRuntime
 
 from gre_agent.agent.backends import Message, ToolCall
-from gre_agent.graphs.gre.evidence import EvidenceItem
+from gre_agent.core.trace import ToolCallEvent
+from gre_agent.graphs.gre.evidence import EvidenceItem, Finding
 from gre_agent.graphs.gre.model import registry_for
 from gre_agent.tools import Registry, discover
 from gre_agent.tools.langchain import langchain_name, tool_name_from_langchain
@@ -137,26 +138,18 @@ def fold_results(
             payload = {"result": payload}
         failed = bool(payload.get("error")) or result is None
         errors += int(failed and result is not None)
-        events.append(
-            {
-                "type": "tool_call",
-                "round": number,
-                "claim": f"model called {name}",
-                "tool": name,
-                "args": t.arguments,
-                **payload,
-            }
-        )
+        call = {"tool": name, "args": t.arguments, **payload}
+        event = ToolCallEvent.of(number, f"model called {name}", call)
+        events.append(event.model_dump(mode="json"))
+        finding = Finding.MODEL_TOOL_FAILED if failed else Finding.MODEL_TOOL_RESULT
         evidence.append(
-            EvidenceItem(
+            finding.record(
+                None,
                 claim=f"{name}({json.dumps(t.arguments, ensure_ascii=False)})",
-                kind="model_tool",
                 tool=name,
                 args=t.arguments,
-                ok=not failed,
                 error=_summary(payload.get("error")) if failed else None,
                 summary=_summary(payload.get("result") if not failed else payload.get("error")),
-                effect="error" if failed else "neutral",
                 round=number,
             )
         )

@@ -21,11 +21,19 @@ from gre_agent.agent.backends import Message, ToolCall
 from gre_agent.agent.parsing import parse_stage, try_parse_answer
 from gre_agent.agent.prompts import format_evidence, format_stage, render
 from gre_agent.agent.schemas import Details, Hypotheses, Scene, Semantics, Verification
+from gre_agent.core.trace import (
+    DecisionEvent,
+    FallbackEvent,
+    PredictionEvent,
+    Record,
+    RepairEvent,
+    StageEvent,
+)
 from gre_agent.graphs.gre import checks, model_tools
 from gre_agent.graphs.gre.answer import build_prediction
 from gre_agent.graphs.gre.claims import extract
 from gre_agent.graphs.gre.context import Context
-from gre_agent.graphs.gre.evidence import WEIGHTS, Candidate, EvidenceItem, ranked, same_place
+from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem, Finding, ranked, same_place
 from gre_agent.graphs.gre.model import ask, assistant_message, calibration_for, registry_for
 from gre_agent.graphs.gre.state import State
 
@@ -68,8 +76,13 @@ async def _stage(
     return msgs, completion["text"], [event]
 
 
+def _event(event: Record) -> dict[str, Any]:
+    """A trace event as the state holds it (plain JSON)."""
+    return event.model_dump(mode="json")
+
+
 def _parsed_event(stage: str, model: Any) -> dict[str, Any]:
-    return {"type": "stage", "stage": stage, "parsed": model.model_dump(mode="json")}
+    return _event(StageEvent(stage=stage, parsed=model.model_dump(mode="json")))
 
 
 async def scene(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -145,17 +158,12 @@ async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         events += more
         parsed = parse_stage("hypotheses", text or "")
         cands = _candidates_from(parsed, text)
-        events.append({"type": "repair", "stage": "hypotheses", "recovered": bool(cands)})
+        events.append(_event(RepairEvent(stage="hypotheses", recovered=bool(cands))))
     if not cands:
         cands = _fallback_candidates(state)
-        events.append(
-            {
-                "type": "fallback",
-                "stage": "hypotheses",
-                "reason": "no candidate place in the model's replies",
-                "candidates": [c.label for c in cands],
-            }
-        )
+        reason = "no candidate place in the model's replies"
+        labels = [c.label for c in cands]
+        events.append(_event(FallbackEvent(stage="hypotheses", reason=reason, candidates=labels)))
     cands = ranked(cands)
     return {
         "messages": msgs,
@@ -346,17 +354,9 @@ def merge_revision(
         low = rejected.casefold()
         for c in cands:
             if c.place and c.place.casefold() in low:
-                c.score += WEIGHTS["model_rejected"]
                 evidence.append(
-                    EvidenceItem(
-                        claim=f"model rejects {c.place}",
-                        kind="model",
-                        summary=rejected[:200],
-                        effect="against",
-                        weight=WEIGHTS["model_rejected"],
-                        candidate=c.label,
-                        candidate_key=c.key,
-                        round=number,
+                    Finding.MODEL_REJECTED.record(
+                        c, claim=f"model rejects {c.place}", summary=rejected[:200], round=number
                     )
                 )
     return cands, evidence
@@ -386,7 +386,7 @@ def decide(
     """Commit, or run another verification round in the run's mode."""
     ctx = runtime.context
     verdict, reason = _verdict(state, ctx)
-    event = {"type": "decision", "round": state.round, "decision": verdict, "reason": reason}
+    event = _event(DecisionEvent(round=state.round, decision=verdict, reason=reason))
     goto: Literal["verify", "call_tools", "commit"] = "commit"
     if verdict == "refine":
         goto = _verification_node(ctx)
@@ -420,7 +420,7 @@ async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     return {
         "prediction": prediction.model_dump(mode="json"),
-        "trace": [*events, {"type": "prediction", **prediction.model_dump(mode="json")}],
+        "trace": [*events, _event(PredictionEvent.of(prediction))],
     }
 
 
@@ -440,7 +440,7 @@ async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
         events += more
         point = try_parse_answer(text2 or "")
-        events.append({"type": "repair", "stage": "single", "recovered": point is not None})
+        events.append(_event(RepairEvent(stage="single", recovered=point is not None)))
     cands = [Candidate(lat=point.lat, lon=point.lon, radius_km=100.0)] if point else []
     prediction, more = await build_prediction(
         registry_for(ctx),
@@ -456,5 +456,5 @@ async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "hypotheses": [c.model_dump() for c in cands],
         "initial": cands[0].model_dump() if cands else None,
         "prediction": prediction.model_dump(mode="json"),
-        "trace": [*events, *more, {"type": "prediction", **prediction.model_dump(mode="json")}],
+        "trace": [*events, *more, _event(PredictionEvent.of(prediction))],
     }
