@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,10 @@ class Nominatim:
     def __init__(self, *answers: Response | Callable[[Request], Response] | Any):
         self.answers = list(answers)
         self.requests: list[Request] = []
+        self.times: list[float] = []
 
     def __call__(self, request: Request) -> Response:
+        self.times.append(time.monotonic())
         self.requests.append(request)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if callable(answer) and not isinstance(answer, Response):
