@@ -81,7 +81,7 @@ def filter_locatable(
         found = [(s, None if s is not None else "no score") for s in scores]
     else:
         assert scorer is not None
-        sources = [image(it) if image else it for it in items]
+        sources: list[Any] = [image(it) if image else it for it in items]
         found = [(r.score, r.error) for r in scorer.score_many(sources, batch_size=batch_size)]
     result: FilterResult[T] = FilterResult(threshold)
     for item, (score, error) in zip(items, found, strict=True):

@@ -97,6 +97,7 @@ HEAD_NAME = "head.safetensors"
 ENCODER_DIR = "encoder"
 
 Embedding = Literal["auto", "projected", "pooled"]
+EmbeddingKind = Literal["projected", "pooled"]  # what "auto" resolves to
 
 
 # --- the network --------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _processor_class() -> type:
+def _processor_class() -> Any:
     """CLIPImageProcessor; its PIL twin where torchvision is absent (the same numbers)."""
     from transformers.utils import is_torchvision_available
 
@@ -179,7 +180,9 @@ def _load_processor(source: str) -> Any:
             raise LocatabilityError(f"no CLIP image preprocessing config in {source!r}") from exc
 
 
-def _load_encoder(source: str, embedding: Embedding, dtype: torch.dtype) -> tuple[nn.Module, str]:
+def _load_encoder(
+    source: str, embedding: Embedding, dtype: torch.dtype
+) -> tuple[nn.Module, EmbeddingKind]:
     """The CLIP vision tower of `source` (a CLIPModel or a vision-only checkpoint)."""
     from transformers import AutoConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
@@ -199,22 +202,25 @@ def _load_encoder(source: str, embedding: Embedding, dtype: torch.dtype) -> tupl
             has_projection = "CLIPVisionModelWithProjection" in (config.architectures or [])
         else:
             raise LocatabilityError(f"{source!r} is a {config.model_type!r} model, not CLIP")
-        if embedding == "auto":
-            embedding = "projected" if has_projection else "pooled"
-        if embedding == "projected" and not has_projection:
+        kind: EmbeddingKind = (
+            ("projected" if has_projection else "pooled") if embedding == "auto" else embedding
+        )
+        if kind == "projected" and not has_projection:
             raise LocatabilityError(f"{source!r} has no visual projection; use embedding='pooled'")
-        cls = CLIPVisionModelWithProjection if embedding == "projected" else CLIPVisionModel
-        model, info = cls.from_pretrained(
+        cls = CLIPVisionModelWithProjection if kind == "projected" else CLIPVisionModel
+        # with output_loading_info the model comes with a report (typed as the model alone)
+        loaded: Any = cls.from_pretrained(
             source, config=vision_config, dtype=dtype, output_loading_info=True
         )
+        model, info = loaded
     if info["missing_keys"]:
         missing = ", ".join(sorted(info["missing_keys"])[:5])
         raise LocatabilityError(f"{source!r} lacks encoder weights: {missing}")
-    return model, embedding
+    return model, kind
 
 
 def _embed_dim(model: nn.Module, embedding: str) -> int:
-    config = model.config
+    config: Any = model.config
     return config.projection_dim if embedding == "projected" else config.hidden_size
 
 
@@ -293,7 +299,7 @@ class LocatabilityScorer:
         device: torch.device,
         encoder_finetuned: bool = False,
     ):
-        self.encoder = encoder.to(device).eval()
+        self.encoder: Any = encoder.to(device).eval()  # a transformers model (save_pretrained)
         self.encoder.requires_grad_(False)
         self.processor = processor
         self.head = head.to(device).eval()

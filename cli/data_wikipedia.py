@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,7 +47,7 @@ def list_cmd(
     """Show the ZIM files the offline Wikipedia tools would use, with their metadata."""
     from gre_agent.tools.wikipedia import _zim
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in _zim.candidate_paths(load_settings()):
         try:
             zim = _zim.open_zim(path)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +27,7 @@ EXIT_USAGE = 2
 class _DefaultScore(TyperGroup):
     """Routes arguments that do not name a sub-command to `score`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["score", *args]
         return super().parse_args(ctx, args)

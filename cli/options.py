@@ -12,8 +12,9 @@ from rich.markup import escape
 EXIT_USAGE = 2
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
+BackendName = Literal["openai", "transformers", "replay"]
 BackendOpt = Annotated[
-    Literal["openai", "transformers", "replay"] | None,
+    BackendName | None,
     typer.Option(help="Model backend (default: settings model.backend)."),
 ]
 ModelOpt = Annotated[str | None, typer.Option(help="Model id or local path.")]
@@ -41,11 +42,11 @@ TilesOpt = Annotated[
 
 def open_backend(
     console: Console,
-    backend: str | None,
+    backend: BackendName | None,
     model: str | None,
     base_url: str | None,
     replay: Path | None,
-) -> tuple[Any, str | None]:
+) -> tuple[Any, BackendName | None]:
     """The model backend the options name, or a readable usage error (exit 2).
 
     Returns (backend, backend name); `--replay` alone implies `--backend replay`.

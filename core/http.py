@@ -117,9 +117,17 @@ class _LimitedAdapter(HTTPAdapter):
         self.limiter = limiter
         super().__init__(**kw)
 
-    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
         self.limiter.wait()
-        return super().send(request, **kw)
+        return super().send(request, stream, timeout, verify, cert, proxies)
 
 
 def make_session(

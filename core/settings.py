@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -160,6 +160,6 @@ class Settings(BaseSettings):
         return self.family(name).user_agent or self.user_agent
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and gre.toml, with explicit overrides on top."""
     return Settings(**overrides)

@@ -173,7 +173,7 @@ def agent_parts(score: RunScore) -> list[Part]:
             f"Verification changed {pct(v.changed_share)}% of {v.n} answers (moved more than "
             "1 m from the best candidate before verification)."
         )
-        ver = [
+        ver: list[list[Cell]] = [
             [name, *(pct(s.acc_km.get(k)) for k in KEYS), km(s.median_km), km(s.mean_km)]
             for name, s in (("before verification", v.before), ("after verification", v.after))
         ]

@@ -53,7 +53,19 @@ class BaseBackend:
     model = ""
     max_concurrency = 8
 
-    async def complete(self, messages: Messages, **kwargs: Any) -> Completion:
+    async def complete(
+        self,
+        messages: Messages,
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Completion:
         raise NotImplementedError
 
     async def complete_batch(self, batch: Sequence[Messages], **kwargs: Any) -> list[Completion]:

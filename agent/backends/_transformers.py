@@ -99,7 +99,8 @@ class TransformersBackend(BaseBackend):
                 kwargs: dict[str, Any] = {"dtype": dtype}
                 if self.settings.device == "auto" and device == "cuda":
                     kwargs["device_map"] = "auto"
-                hf_model = AutoModelForImageTextToText.from_pretrained(self.model, **kwargs)
+                # Any: transformers' decorated `.to` confuses type checkers
+                hf_model: Any = AutoModelForImageTextToText.from_pretrained(self.model, **kwargs)
                 if "device_map" not in kwargs:
                     hf_model = hf_model.to(device)
             except OSError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ __all__ = [
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
     if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+        copy = functools.partial(type(default), default)  # each instance gets its own copy
+        return field(default_factory=copy, metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
 
 

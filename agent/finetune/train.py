@@ -202,7 +202,7 @@ def _dpo_trainer(cfg: DPOConfig, model: Any, processor: Any, out: Path) -> Any:
     args = TRLDPOConfig(
         **_common_args(cfg, out),
         beta=cfg.beta,
-        loss_type=cfg.loss_type,
+        loss_type=[cfg.loss_type],  # TRL takes a list of losses (and wraps a lone name)
         max_length=cfg.max_length,
         eval_strategy="steps" if val is not None else "no",
         eval_steps=cfg.save_steps,

@@ -13,6 +13,7 @@ id, malformed record) is never dropped silently and never ends a load: it is cou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from gre_agent.evals.datasets._model import (
 from gre_agent.evals.datasets._osv5m import load_osv5m
 from gre_agent.evals.datasets._table import Columns, load_table
 
-LOADERS = {
+LOADERS: dict[str, Callable[..., LoadedDataset]] = {
     "im2gps3k": load_im2gps3k,
     "yfcc4k": load_yfcc4k,
     "osv5m": load_osv5m,

@@ -75,7 +75,9 @@ def load_gre30k(
         builder.file = file.name if len(files) > 1 else None
         for number, record in read_records(file):
 
-            def make(record=record, number=number, file=file):
+            def make(
+                record: Any = record, number: int = number, file: Path = file
+            ) -> tuple[str, Path, Any, Any, SampleMeta]:
                 r = require(record)
                 kind = record_kind(r)
                 image = clean_label(r.get("image"))

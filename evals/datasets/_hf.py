@@ -5,11 +5,12 @@ still points at a file."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
 
-from gre_agent.evals.datasets._model import DatasetFormatError, LoadedDataset
+from gre_agent.evals.datasets._model import DatasetFormatError, LoadedDataset, SampleMeta
 from gre_agent.evals.datasets._rows import ImageCheck, ImageResolver, SampleBuilder
 from gre_agent.evals.datasets._table import Columns, row_to_sample
 
@@ -69,23 +70,27 @@ def load_hf_disk(
     )
 
     def materialise(row: dict[str, Any]) -> dict[str, Any]:
-        value = row.get(columns.image) if columns.image else None
-        if not isinstance(value, dict):
+        image = columns.image
+        value = row.get(image) if image else None
+        if image is None or not isinstance(value, dict):
             return row
         stored = value.get("path")
         if stored and Path(stored).is_file():
-            return {**row, columns.image: stored}
+            return {**row, image: stored}
         data = value.get("bytes")
         if not data:
-            return {**row, columns.image: stored}
+            return {**row, image: stored}
         target = extract / (hashlib.sha256(data).hexdigest()[:24] + _suffix(data))
         if not target.exists():
             extract.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(target.suffix + ".part")
             tmp.write_bytes(data)
             tmp.replace(target)  # atomic: a crash never leaves half an image under the name
-        return {**row, columns.image: str(target)}
+        return {**row, image: str(target)}
+
+    def sample(row: dict[str, Any]) -> tuple[Any, Path, Any, Any, SampleMeta]:
+        return row_to_sample(materialise(row), columns, resolver)
 
     for number, row in enumerate(ds, start=1):
-        builder.add(number, lambda row=row: row_to_sample(materialise(row), columns, resolver))
+        builder.add(number, functools.partial(sample, row))
     return builder.finish()

@@ -4,6 +4,7 @@ a `Columns` mapping (or found among common spellings)."""
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -126,6 +127,10 @@ def load_table(
     else:
         raise DatasetFormatError(f"{path}: unknown table format {kind!r} (csv, tsv, json, jsonl)")
     builder.decide(f"columns: {columns.model_dump(exclude_none=True)}")
+
+    def sample(row: Any) -> tuple[Any, Path, Any, Any, SampleMeta]:
+        return row_to_sample(require(row), columns, resolver)
+
     for number, row in numbered:
-        builder.add(number, lambda row=row: row_to_sample(require(row), columns, resolver))
+        builder.add(number, functools.partial(sample, row))
     return builder.finish()
