@@ -97,6 +97,11 @@ class ModelSettings(BaseModel):
     device: str = Field("auto", description="transformers backend: auto, cpu, cuda, cuda:1 ...")
     dtype: str = Field("auto", description="transformers backend: auto, float32, bfloat16 ...")
     replay_path: Path | None = Field(None, description="replay backend: a trace to replay.")
+    stream: bool | None = Field(
+        None,
+        description="openai backend: stream answers (SSE). None: when the caller takes text "
+        "as it is written (on_text); true: always (time to first token); false: never.",
+    )
 
 
 class Settings(BaseSettings):

@@ -115,6 +115,7 @@ def header(image: str | Path, config: dict[str, Any]) -> TraceHeader:
 class TokenUsage(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt, served from the server's prefix cache
 
 
 class CompletionRecord(Record):
@@ -129,6 +130,7 @@ class CompletionRecord(Record):
     finish_reason: str | None = None
     raw_text: str | None = None
     endpoint: str | None = None
+    ttft_s: float | None = None  # streamed answers: time to the first token
 
 
 class ModelCall(Record):
@@ -300,6 +302,7 @@ class TraceCounts(BaseModel):
     model_calls: int = 0
     model_errors: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     completion_tokens: int = 0
     rounds: int = 0
 
@@ -367,6 +370,7 @@ class Trace(BaseModel):
             model_calls=len(self.model_calls),
             model_errors=len(self.model_errors),
             prompt_tokens=sum(u.prompt_tokens for u in usage),
+            cached_tokens=sum(u.cached_tokens for u in usage),
             completion_tokens=sum(u.completion_tokens for u in usage),
             rounds=max((e.round for e in numbered), default=0),
         )

@@ -1,4 +1,5 @@
-"""The openai backend against a fake OpenAI-compatible server: faults, failover, tools, images."""
+"""The openai backend against a fake OpenAI-compatible server: faults, failover, tools, images,
+streaming."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gre_agent.agent.backends import Message, ModelError, OpenAIBackend, make_backend
+from gre_agent.agent.backends import Completion, Message, ModelError, OpenAIBackend, make_backend
 from gre_agent.core.errors import ErrorKind, GreError
 from gre_agent.core.settings import ModelSettings, Settings
 from tests.fake_openai import FakeOpenAIServer, image_sizes
@@ -263,3 +264,123 @@ def test_make_backend_picks_by_settings(tmp_path: Path):
     assert replay.name == "replay"
     tf = make_backend(ModelSettings(backend="transformers", model="some/model"))
     assert tf.name == "transformers" and tf.model == "some/model"
+
+
+# -- streaming (SSE) --------------------------------------------------------------------------
+
+
+def same_answer(c: Completion) -> tuple:
+    """What a streamed and a non-streamed completion must agree on."""
+    calls = [(t.name, t.arguments, t.raw_arguments) for t in c.tool_calls]
+    return (c.text, calls, c.usage, c.finish_reason, c.model, c.raw_text, c.endpoint)
+
+
+@pytest.mark.parametrize(
+    ("mode", "kwargs"),
+    [
+        ("ok", {}),
+        ("ok", {"max_tokens": 2}),  # cut at max_tokens: finish_reason "length"
+        ("ok", {"tools": TOOLS}),  # tool-call deltas
+        ("badargs", {}),
+        ("tagged", {}),  # <tool_call> tags in the text, cut out as without streaming
+    ],
+)
+async def test_streamed_completion_equals_the_plain_one(servers, mode, kwargs):
+    server = servers(default=mode)
+    server.cached_tokens = 3
+    pieces: list[str] = []
+    async with backend([server.url]) as b:
+        plain = await b.complete("Find Oslo now", **kwargs)
+        streamed = await b.complete("Find Oslo now", on_text=pieces.append, **kwargs)
+    assert "stream" not in server.requests[0]
+    assert server.requests[1]["stream"] is True
+    assert server.requests[1]["stream_options"] == {"include_usage": True}
+    assert same_answer(streamed) == same_answer(plain)
+    assert streamed.usage.prompt_tokens > 0 and streamed.usage.cached_tokens == 3
+    assert "".join(pieces) == (plain.raw_text or plain.text)
+    assert plain.ttft_s is None and streamed.ttft_s is not None
+
+
+async def test_text_arrives_piece_by_piece_with_time_to_first_token(servers):
+    server = servers()
+    server.chunk_delay_s = 0.05
+    pieces: list[str] = []
+    async with backend([server.url]) as b:
+        c = await b.complete("one two three four", on_text=pieces.append)
+    assert pieces == ["echo:", " one", " two", " three", " four"]
+    assert c.text == "echo: one two three four" and c.usage.completion_tokens == 5
+    assert c.ttft_s is not None and 0.04 < c.ttft_s < c.latency_s - 0.15
+
+
+async def test_stream_setting_forces_or_forbids_streaming(servers):
+    server = servers()
+    pieces: list[str] = []
+    async with backend([server.url], stream=True) as b:
+        forced = await b.complete("Hi")
+    async with backend([server.url], stream=False) as b:
+        forbidden = await b.complete("Hi", on_text=pieces.append)
+    assert server.requests[0]["stream"] is True and forced.ttft_s is not None
+    assert "stream" not in server.requests[1] and forbidden.ttft_s is None
+    assert pieces == ["echo: Hi"]  # the whole text at once
+
+
+async def test_server_that_ignores_stream(servers):
+    server = servers(default="nostream")
+    pieces: list[str] = []
+    async with backend([server.url]) as b:
+        c = await b.complete("Hi", on_text=pieces.append)
+    assert c.text == "echo: Hi" and pieces == ["echo: Hi"]
+
+
+async def test_no_cached_tokens_reported_is_zero(servers):
+    server = servers()
+    async with backend([server.url]) as b:
+        assert (await b.complete("Hi")).usage.cached_tokens == 0
+        assert (await b.complete("Hi", on_text=lambda _: None)).usage.cached_tokens == 0
+
+
+@pytest.mark.parametrize("mode", ["badchunk", "cut_early"])
+async def test_stream_broken_before_any_text_fails_over(servers, mode):
+    bad, good = servers(default=mode), servers()
+    pieces: list[str] = []
+    async with backend([bad.url, good.url], retries=0) as b:
+        c = await b.complete("Hi", on_text=pieces.append)
+    assert c.endpoint == good.url and c.text == "echo: Hi" and pieces == ["echo:", " Hi"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind"),
+    [
+        ("badchunk", ErrorKind.bad_response),
+        ("cut_early", ErrorKind.bad_response),
+        ("cut", ErrorKind.bad_response),
+        ("streamerror", ErrorKind.http_error),
+        ("500", ErrorKind.http_error),
+    ],
+)
+async def test_stream_errors_are_typed(servers, mode, kind):
+    server = servers(default=mode)
+    async with backend([server.url], retries=0) as b:
+        with pytest.raises(ModelError) as err:
+            await b.complete("Where is it?", on_text=lambda _: None)
+    assert err.value.kind == kind
+
+
+@pytest.mark.parametrize(("mode", "kind"), [("cut", "bad_response"), ("stall", "timeout")])
+async def test_stream_failing_after_text_is_not_retried(servers, mode, kind):
+    server = servers(default=mode, delay_s=1.0)
+    pieces: list[str] = []
+    async with backend([server.url], retries=2, timeout_s=0.3) as b:
+        with pytest.raises(ModelError) as err:
+            await b.complete("Where is it?", on_text=pieces.append)
+    assert err.value.kind == kind
+    assert pieces == ["echo:"]  # handed on before the failure, so not asked again
+    assert len(server.requests) == 1
+
+
+async def test_stream_stalled_before_the_answer_is_a_timeout(servers):
+    server = servers(default="slow", delay_s=1.0)
+    async with backend([server.url], retries=0, timeout_s=0.3) as b:
+        with pytest.raises(ModelError) as err:
+            await b.complete("Hi", on_text=lambda _: None)
+    assert err.value.kind == ErrorKind.timeout

@@ -67,6 +67,22 @@ async def test_keeps_tool_calls_usage_and_finish_reason(tmp_path: Path):
     assert c.usage == recorded.usage and c.finish_reason == "tool_calls" and c.model == "gre"
 
 
+async def test_streamed_answer_replays_with_its_tokens_and_text_in_one_piece(tmp_path: Path):
+    recorded = answer(
+        "Checking.",
+        tool_calls=[ToolCall(id="call_1", name="geocode", arguments={"query": "Oslo"})],
+        raw_text='Checking. <tool_call>{"name": "geocode", "arguments": {"query": "Oslo"}}'
+        "</tool_call>",
+        usage=Usage(prompt_tokens=120, completion_tokens=17, cached_tokens=96),
+        ttft_s=0.4,
+    )
+    trace = write_trace(tmp_path / "t.jsonl", [("Find Oslo", recorded)])
+    pieces: list[str] = []
+    c = await ReplayBackend(trace).complete("Find Oslo", on_text=pieces.append)
+    assert pieces == [recorded.raw_text]  # as generated, tags included
+    assert c.usage.cached_tokens == 96 and c.ttft_s == 0.4
+
+
 async def test_repeated_requests_replay_in_recorded_order(tmp_path: Path):
     trace = write_trace(tmp_path / "t.jsonl", [("again", answer("a")), ("again", answer("b"))])
     replay = ReplayBackend(trace, match="hash")

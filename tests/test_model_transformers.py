@@ -117,3 +117,12 @@ def test_missing_model_is_unavailable(tmp_path: Path):
     with pytest.raises(ModelError) as err:
         backend.load()
     assert err.value.kind == "unavailable"
+
+
+async def test_on_text_streams_the_generated_text(tiny: TransformersBackend):
+    pieces: list[str] = []
+    conv = [Message.user("Where?", Image.new("RGB", (56, 56), (90, 140, 60)))]
+    plain = await tiny.complete(conv, max_tokens=6, temperature=0)
+    streamed = await tiny.complete(conv, max_tokens=6, temperature=0, on_text=pieces.append)
+    assert streamed.text == plain.text and streamed.usage == plain.usage
+    assert "".join(pieces).strip() == plain.text.strip()

@@ -6,12 +6,14 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ._types import Completion, Message, ToolCall
 
 Messages = Sequence[Message | dict[str, Any]] | str
+# Called with each piece of the answer's text as it is generated (streaming callers).
+TextCallback = Callable[[str], object]
 
 
 @runtime_checkable
@@ -20,6 +22,10 @@ class ModelBackend(Protocol):
 
     `complete_batch` answers several conversations with the same sampling parameters,
     in order; backends batch them where they can (one `generate` call, concurrent HTTP).
+
+    `on_text`, when given, is called with the answer's text as it is written: piece by
+    piece where the backend streams, else once with the whole text before `complete`
+    returns. The pieces join to the generated text (tool-call tags included).
     """
 
     name: str
@@ -37,6 +43,7 @@ class ModelBackend(Protocol):
         stop: Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        on_text: TextCallback | None = None,
     ) -> Completion: ...
 
     async def complete_batch(
@@ -65,6 +72,7 @@ class BaseBackend:
         stop: Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        on_text: TextCallback | None = None,
     ) -> Completion:
         raise NotImplementedError
 
@@ -138,6 +146,15 @@ def extract_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
         return text, []
     rest = _TOOL_CALL_RE.sub(take, text)
     return (rest.strip() if calls else text), calls
+
+
+def emit_text(on_text: TextCallback | None, completion: Completion) -> Completion:
+    """Backends that do not stream: hand the whole generated text to `on_text` at once."""
+    if on_text is not None:
+        text = completion.raw_text if completion.raw_text is not None else completion.text
+        if text:
+            on_text(text)
+    return completion
 
 
 def finish_text(text: str, tool_calls: list[ToolCall]) -> dict[str, Any]:

@@ -7,6 +7,15 @@ times out or answers 5xx/429 is skipped (marked down for `cooldown_s`) and the c
 the next. After every endpoint failed, the whole round is retried `retries` times with
 exponential backoff; then a `ModelError` says why (timeout, http_error, bad_response,
 unavailable). Other 4xx answers are the request's fault and fail at once.
+
+Streaming (`"stream": true`, SSE, with `stream_options.include_usage`): when the caller
+passes `on_text` (or `model.stream` is true; false turns it off), the answer's text goes to
+`on_text` piece by piece and the chunks are assembled into the same `Completion` as the
+non-streamed path (text, tool calls, usage), plus `ttft_s`. A stream that fails before its
+first piece reached `on_text` is retried and failed over like any request; once text has
+been handed on, a failure is raised at once (the caller cannot take text back). A stream
+cut or garbled midway is `bad_response`, a stalled one `timeout` (timeout_s between
+chunks), an error event in it `http_error`.
 """
 
 from __future__ import annotations
@@ -24,10 +33,20 @@ import httpx
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.images import file_version
 from gre_agent.core.settings import ModelSettings
+from gre_agent.core.text import safe_value
 
-from ._base import BaseBackend, Messages, finish_text, new_call_id, parse_arguments
+from ._base import (
+    BaseBackend,
+    Messages,
+    TextCallback,
+    emit_text,
+    finish_text,
+    new_call_id,
+    parse_arguments,
+)
 from ._errors import ModelError
 from ._images import fit_image, to_data_url
+from ._stream import StreamAssembler, sse_data
 from ._types import Completion, ImagePart, Message, ToolCall, Usage, as_messages, normalize_tools
 
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -95,17 +114,35 @@ class OpenAIBackend(BaseBackend):
         up = [u for u in ring if self._down_until.get(u, 0.0) <= now]
         return up + [u for u in ring if u not in up]
 
-    async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    async def _post(
+        self, body: dict[str, Any], on_text: TextCallback | None = None
+    ) -> tuple[dict[str, Any], str, float | None]:
+        """The answer's JSON, the endpoint, and (streamed) when its first token came."""
         last: ModelError | None = None
+        emitted = False
+
+        def relay(piece: str) -> None:
+            nonlocal emitted
+            emitted = True
+            if on_text is not None:
+                on_text(piece)
+
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
             for base in self._order():
                 try:
-                    return await self._post_one(base, body), base
+                    if body.get("stream"):
+                        data, first = await self._stream_one(base, body, relay)
+                        return data, base, first
+                    return await self._post_one(base, body), base, None
                 except ModelError as exc:
-                    if exc.kind in (ErrorKind.invalid_args,) or (
-                        exc.kind == ErrorKind.http_error and exc.status not in _RETRYABLE_STATUS
+                    if (
+                        emitted
+                        or exc.kind in (ErrorKind.invalid_args,)
+                        or (
+                            exc.kind == ErrorKind.http_error and exc.status not in _RETRYABLE_STATUS
+                        )
                     ):
                         raise
                     last = exc
@@ -122,21 +159,44 @@ class OpenAIBackend(BaseBackend):
         except httpx.TransportError as exc:
             raise ModelError(ErrorKind.unavailable, f"{url}: {exc!r}") from exc
         if resp.status_code >= 400:
-            detail = resp.text[:500]
-            raise ModelError(
-                ErrorKind.http_error,
-                f"{url}: HTTP {resp.status_code}: {detail}",
-                status=resp.status_code,
-            )
+            raise _http_error(url, resp)
+        return _chat_completion(url, resp)
+
+    async def _stream_one(
+        self, base: str, body: dict[str, Any], on_text: TextCallback
+    ) -> tuple[dict[str, Any], float | None]:
+        url = f"{base}/chat/completions"
+        started = False  # whether the server answered (a cut after that is a broken answer)
         try:
-            data = resp.json()
-            if not isinstance(data["choices"][0]["message"], dict):
-                raise TypeError("message is not an object")
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ModelError(
-                ErrorKind.bad_response, f"{url}: not a chat completion: {resp.text[:200]!r}"
-            ) from exc
-        return data
+            async with self._client().stream("POST", url, json=body) as resp:
+                started = True
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise _http_error(url, resp)
+                if "text/event-stream" not in resp.headers.get("content-type", ""):
+                    # A server that ignored "stream": the whole answer in one piece.
+                    await resp.aread()
+                    data = _chat_completion(url, resp)
+                    text = data["choices"][0]["message"].get("content")
+                    if isinstance(text, str) and text:
+                        on_text(text)
+                    return data, None
+                assembler = StreamAssembler(url)
+                async for event in sse_data(resp.aiter_lines()):
+                    piece = assembler.feed(event)
+                    if piece:
+                        on_text(piece)
+                    if assembler.done:
+                        break
+        except httpx.TimeoutException as exc:
+            raise ModelError(ErrorKind.timeout, f"{url}: no answer in time ({exc!r})") from exc
+        except httpx.RequestError as exc:  # transport, protocol and body decoding errors
+            if not started:
+                raise ModelError(ErrorKind.unavailable, f"{url}: {exc!r}") from exc
+            raise ModelError(ErrorKind.bad_response, f"{url}: stream cut: {exc!r}") from exc
+        if not assembler.complete:
+            raise ModelError(ErrorKind.bad_response, f"{url}: stream ended before the answer")
+        return assembler.completion_data(), assembler.first_token_at
 
     # -- request and response ---------------------------------------------------------------
 
@@ -162,7 +222,7 @@ class OpenAIBackend(BaseBackend):
             return _file_data_url(*version, self.settings.max_pixels, self.image_format)
         return to_data_url(fit_image(image, self.settings.max_pixels), self.image_format)
 
-    def build_body(self, messages: Messages, **kw: Any) -> dict[str, Any]:
+    def build_body(self, messages: Messages, *, stream: bool = False, **kw: Any) -> dict[str, Any]:
         """The JSON body of a chat-completions request (public for tests and debugging)."""
         s = self.settings
         out: list[dict[str, Any]] = []
@@ -200,8 +260,11 @@ class OpenAIBackend(BaseBackend):
             body["stop"] = list(kw["stop"])
         if kw.get("seed") is not None:
             body["seed"] = kw["seed"]
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         body.update(kw.get("extra_body") or {})
-        return body
+        return safe_value(body)  # a lone surrogate (from a model or a tool) cannot go as UTF-8
 
     async def complete(
         self,
@@ -215,10 +278,13 @@ class OpenAIBackend(BaseBackend):
         stop: Sequence[str] | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        on_text: TextCallback | None = None,
     ) -> Completion:
+        stream = on_text is not None if self.settings.stream is None else self.settings.stream
         body = await asyncio.to_thread(  # image decoding and encoding stay off the event loop
             self.build_body,
             messages,
+            stream=stream,
             tools=tools,
             tool_choice=tool_choice,
             max_tokens=max_tokens,
@@ -229,11 +295,27 @@ class OpenAIBackend(BaseBackend):
             extra_body=extra_body,
         )
         t0 = time.perf_counter()
-        data, base = await self._post(body)
+        data, base, first_token_at = await self._post(body, on_text if stream else None)
         latency = time.perf_counter() - t0
-        return self._completion(data, base, latency)
+        completion = self._completion(data, base, latency)
+        if stream:
+            # ttft: from the call (retries included, as latency_s) to the first piece.
+            ttft = latency if first_token_at is None else first_token_at - t0
+            return completion.model_copy(update={"ttft_s": ttft})
+        return emit_text(on_text, completion)
 
     def _completion(self, data: dict[str, Any], base: str, latency: float) -> Completion:
+        """The answer as a Completion; a field of the wrong type is bad_response, and text
+        UTF-8 cannot encode (lone surrogates) becomes U+FFFD before anything uses it."""
+        try:
+            return self._parse_completion(safe_value(data), base, latency)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            raise ModelError(
+                ErrorKind.bad_response, f"{base}: not a chat completion ({detail})"
+            ) from exc
+
+    def _parse_completion(self, data: dict[str, Any], base: str, latency: float) -> Completion:
         choice = data["choices"][0]
         message = choice.get("message") or {}
         calls = []
@@ -249,11 +331,14 @@ class OpenAIBackend(BaseBackend):
                 )
             )
         usage = data.get("usage") or {}
+        details = usage.get("prompt_tokens_details")
+        details = details if isinstance(details, dict) else {}  # vLLM: null unless enabled
         return Completion(
             **finish_text(message.get("content") or "", calls),
             usage=Usage(
                 prompt_tokens=usage.get("prompt_tokens") or 0,
                 completion_tokens=usage.get("completion_tokens") or 0,
+                cached_tokens=details.get("cached_tokens") or 0,
             ),
             latency_s=latency,
             model=data.get("model") or self.model,
@@ -261,6 +346,27 @@ class OpenAIBackend(BaseBackend):
             finish_reason=choice.get("finish_reason"),
             endpoint=base,
         )
+
+
+def _http_error(url: str, resp: httpx.Response) -> ModelError:
+    return ModelError(
+        ErrorKind.http_error,
+        f"{url}: HTTP {resp.status_code}: {resp.text[:500]}",
+        status=resp.status_code,
+    )
+
+
+def _chat_completion(url: str, resp: httpx.Response) -> dict[str, Any]:
+    """The JSON of a chat-completion answer, or bad_response."""
+    try:
+        data = resp.json()
+        if not isinstance(data["choices"][0]["message"], dict):
+            raise TypeError("message is not an object")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ModelError(
+            ErrorKind.bad_response, f"{url}: not a chat completion: {resp.text[:200]!r}"
+        ) from exc
+    return data
 
 
 def _dumps(value: Any) -> str:

@@ -11,7 +11,8 @@ tool calls, stages and so on replays as it is). A model call is one line:
                      "backend": "...", "finish_reason": "stop"},
      "model": "...", "ts": 1764428400.0}          # optional: who answered, when
 
-`completion` is a `Completion` as JSON (`model_dump(mode="json")`); only `text` is required.
+`completion` is a `Completion` as JSON (`model_dump(mode="json")`); only `text` is required
+(usage may hold `cached_tokens`, a streamed one `ttft_s`).
 `request_hash` comes from `gre_agent.agent.backends.request_hash` (messages with image
 pixels, plus tool definitions; sampling parameters are not part of it). A record is the
 trace event `core.trace.ModelCall`: build one with `model_call_event(...)` (or its JSON with
@@ -38,7 +39,7 @@ from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import ModelSettings
 from gre_agent.core.trace import CompletionRecord, ModelCall
 
-from ._base import BaseBackend, Messages, ModelBackend
+from ._base import BaseBackend, Messages, ModelBackend, TextCallback, emit_text
 from ._errors import ModelError
 from ._types import Completion, request_hash
 
@@ -91,10 +92,12 @@ class ReplayBackend(BaseBackend):
         if path is None:
             raise ModelError(ErrorKind.unavailable, "replay backend needs a trace (replay_path)")
         self.path = Path(path)
-        self.model = settings.model
         self.match = match
         self.max_concurrency = 1  # keeps call order well-defined in complete_batch
         self._records = self._read(self.path)
+        # the model that answered when the trace was recorded: what the replay stands in for
+        recorded = next((r.completion.model for r in self._records if r.completion.model), "")
+        self.model = recorded or settings.model
         self._used = [False] * len(self._records)
 
     @staticmethod
@@ -143,6 +146,7 @@ class ReplayBackend(BaseBackend):
         messages: Messages,
         *,
         tools: Sequence[dict[str, Any]] | None = None,
+        on_text: TextCallback | None = None,
         **kwargs: Any,
     ) -> Completion:
         t0 = time.perf_counter()
@@ -151,9 +155,10 @@ class ReplayBackend(BaseBackend):
             completion = Completion.model_validate(rec.completion.model_dump(mode="json"))
         except ValueError as exc:
             raise ModelError(ErrorKind.bad_response, f"bad record: {exc}") from exc
-        return completion.model_copy(
+        completion = completion.model_copy(
             update={"backend": self.name, "latency_s": time.perf_counter() - t0}
         )
+        return emit_text(on_text, completion)  # the recorded text, in one piece
 
 
 class RecordingBackend(BaseBackend):

@@ -7,7 +7,8 @@ with accelerate's device_map), else CPU; dtype "auto" means bfloat16 on a GPU th
 it, else float32. The processor's chat template renders the conversation (and tool
 definitions); batches are left-padded into one `generate` call; only the new tokens are
 decoded; a completion's latency is its batch's. Generation runs in a worker thread, one
-batch at a time, so the event loop stays free.
+batch at a time, so the event loop stays free. With `on_text`, a single conversation's text
+is handed over as it is generated (transformers' `TextStreamer`).
 
 Without torchvision (CPU-only machines) the stock Qwen2.5-VL processor cannot be built; the
 backend then falls back to an image-only processor (no video), which is all the agent needs.
@@ -18,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gre_agent.core.errors import ErrorKind
 from gre_agent.core.settings import ModelSettings
 
-from ._base import BaseBackend, Messages, finish_text
+from ._base import BaseBackend, Messages, TextCallback, finish_text
 from ._errors import ModelError
 from ._images import fit_image
 from ._types import Completion, ImagePart, Message, Usage, as_messages, normalize_tools
@@ -136,7 +137,12 @@ class TransformersBackend(BaseBackend):
             out.append(msg)
         return out, images
 
-    def _generate(self, batch: list[list[Message]], kw: dict[str, Any]) -> list[Completion]:
+    def _generate(
+        self,
+        batch: list[list[Message]],
+        kw: dict[str, Any],
+        on_piece: Callable[[str], None] | None = None,
+    ) -> list[Completion]:
         import torch
 
         proc, hf_model, s = self._processor, self._hf_model, self.settings
@@ -172,6 +178,8 @@ class TransformersBackend(BaseBackend):
         gen.update(kw.get("extra_body") or {})
         if kw.get("seed") is not None:
             torch.manual_seed(kw["seed"])
+        if on_piece is not None:
+            gen["streamer"] = _piece_streamer(proc.tokenizer, on_piece)
         eos = hf_model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         eos_ids.add(proc.tokenizer.eos_token_id)
@@ -206,13 +214,28 @@ class TransformersBackend(BaseBackend):
             )
         return results
 
-    def _generate_locked(self, batch: list[list[Message]], kw: dict[str, Any]) -> list[Completion]:
+    def _generate_locked(
+        self,
+        batch: list[list[Message]],
+        kw: dict[str, Any],
+        on_piece: Callable[[str], None] | None = None,
+    ) -> list[Completion]:
         self.load()
         with self._lock:
-            return self._generate(batch, kw)
+            return self._generate(batch, kw, on_piece)
 
-    async def complete(self, messages: Messages, **kwargs: Any) -> Completion:
-        return (await self.complete_batch([messages], **kwargs))[0]
+    async def complete(
+        self, messages: Messages, *, on_text: TextCallback | None = None, **kwargs: Any
+    ) -> Completion:
+        if on_text is None:
+            return (await self.complete_batch([messages], **kwargs))[0]
+        loop = asyncio.get_running_loop()
+
+        def on_piece(piece: str) -> None:  # generation's thread: hand over to the loop
+            loop.call_soon_threadsafe(on_text, piece)
+
+        conv = as_messages(messages)
+        return (await asyncio.to_thread(self._generate_locked, [conv], kwargs, on_piece))[0]
 
     async def complete_batch(self, batch: Sequence[Messages], **kwargs: Any) -> list[Completion]:
         convs = [as_messages(m) for m in batch]
@@ -221,3 +244,15 @@ class TransformersBackend(BaseBackend):
             chunk = convs[i : i + self.batch_size]
             results += await asyncio.to_thread(self._generate_locked, chunk, kwargs)
         return results
+
+
+def _piece_streamer(tokenizer: Any, on_piece: Callable[[str], None]) -> Any:
+    """A `TextStreamer` that hands each finished piece of new text to `on_piece`."""
+    from transformers import TextStreamer
+
+    class PieceStreamer(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                on_piece(text)
+
+    return PieceStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)

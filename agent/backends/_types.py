@@ -93,8 +93,13 @@ class Message(BaseModel):
 
 
 class Usage(BaseModel):
+    """Token counts as the server reports them; `cached_tokens` is the part of the prompt
+    its prefix cache already held (`usage.prompt_tokens_details.cached_tokens`, 0 when the
+    server does not say)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -115,6 +120,9 @@ class Completion(BaseModel):
         None, description="The text as generated, when `<tool_call>` blocks were cut out of it."
     )
     endpoint: str | None = Field(None, description="openai backend: the base URL that answered.")
+    ttft_s: float | None = Field(
+        None, description="Streamed answers: seconds from the request to the first token."
+    )
 
 
 _messages_adapter = TypeAdapter(list[Message])
