@@ -8,7 +8,6 @@ model or run error, or no place found), 2 for usage errors.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from gre_agent.cli.options import (
     open_backend,
 )
 from gre_agent.core.settings import Settings, load_settings
+from gre_agent.core.text import json_line
 from gre_agent.core.trace import ToolCallEvent, Trace
 
 err = Console(stderr=True, highlight=False)
@@ -359,7 +359,7 @@ def locate_cmd(
     )
     for result in results:
         if as_json:
-            sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(result_json(result)) + "\n")
         else:
             print_result(out, result)
     if map_path is not None:

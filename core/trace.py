@@ -46,6 +46,7 @@ from pydantic import (
 
 from gre_agent.core.errors import GreError
 from gre_agent.core.prediction import Prediction
+from gre_agent.core.text import json_line
 
 TRACE_VERSION = 1
 
@@ -385,14 +386,15 @@ def write_trace(
     events: Iterable[Record | dict[str, Any]],
 ) -> Path:
     """Write atomically (temp file, then rename): a reader never sees half a trace.
-    Events given as JSON dicts (the graph state's) are written as they are."""
+    Events given as JSON dicts (the graph state's) are written as they are, except that
+    text UTF-8 cannot encode (a model's lone surrogate) is written as U+FFFD."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for event in (head, *events):
             data = event.model_dump(mode="json") if isinstance(event, BaseModel) else event
-            fh.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+            fh.write(json_line(data) + "\n")
     tmp.replace(path)
     return path
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gre_agent.core.errors import GreError
+from gre_agent.core.text import json_line
 
 RESULTS_NAME = "results.jsonl"
 
@@ -97,7 +98,8 @@ def rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def dumps(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+    """One result line; a model's lone surrogate is written as U+FFFD, not an error."""
+    return json_line(row, allow_nan=False) + "\n"
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,44 @@
+"""Text made safe to write: a model or a tool may hand us strings that UTF-8 cannot encode.
+
+JSON allows `"\\ud800"` (a lone UTF-16 surrogate), so `json.loads` of a model's answer can
+give a Python str that `str.encode("utf-8")` refuses. Every writer of records (traces, eval
+rows, `--json` output, chat stores) passes its text through `safe_text` first, so one odd
+character costs that character (it becomes U+FFFD), not the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """`text` with every surrogate code point replaced by U+FFFD (UTF-8 encodable)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(REPLACEMENT, text)
+    return text
+
+
+def safe_value(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, strings) with every string, keys included, made safe."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_value(k): safe_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_value(v) for v in value]
+    return value
+
+
+def json_line(value: Any, **kw: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, default=str, **kw)`, safe to encode as UTF-8.
+
+    Surrogates can only sit inside JSON strings, so replacing them in the dumped text keeps
+    it valid JSON; no newline is added."""
+    return safe_text(json.dumps(value, ensure_ascii=False, default=str, **kw))
