@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from gre_agent.core.errors import ErrorKind
+from gre_agent.core.images import normalize_image
 
 from ._errors import ModelError
 
@@ -19,7 +20,8 @@ MIN_PIXELS = 4 * FACTOR * FACTOR
 
 
 def load_image(image: Any) -> Image.Image:
-    """A PIL RGB image from a path, encoded bytes, a data URL or a PIL image."""
+    """A PIL RGB image from a path, encoded bytes, a data URL or a PIL image, as it was
+    taken (`core.images.normalize_image`: upright, tones scaled, transparency on white)."""
     try:
         if isinstance(image, Image.Image):
             img = image
@@ -34,7 +36,7 @@ def load_image(image: Any) -> Image.Image:
         img.load()
     except (OSError, TypeError, ValueError) as exc:
         raise ModelError(ErrorKind.invalid_args, f"cannot read image: {exc}") from exc
-    return img.convert("RGB") if img.mode != "RGB" else img
+    return normalize_image(img)
 
 
 def smart_size(

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from pydantic import BaseModel
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
-from gre_agent.core.images import ImageError, check_image, file_version
+from gre_agent.core.images import ImageError, check_image, file_version, normalize_image
 from gre_agent.core.scripts import scripts_in
 from gre_agent.tools.base import Backend, Tool
 from gre_agent.tools.ocr import _engine, _tesseract
@@ -42,8 +42,9 @@ def load_upright(path: Path) -> Image.Image:
         kind = ErrorKind.not_found if not path.exists() else ErrorKind.invalid_args
         raise ToolFailure(kind, str(exc)) from exc
     with Image.open(path) as img:
-        upright = ImageOps.exif_transpose(img)
-        return upright.convert("RGB")
+        img.load()
+        upright = normalize_image(img)  # the same picture the model gets
+        return upright.copy() if upright is img else upright  # `with` closes img
 
 
 def script_of(text: str) -> str | None:
