@@ -111,6 +111,7 @@ def vllm_server(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         images_per_prompt=2,
         dtype="float32",
         enforce_eager=True,
+        extra_args=["--enable-prompt-tokens-details"],  # usage reports cached prompt tokens
     )
     env = {
         **os.environ,

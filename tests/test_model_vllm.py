@@ -84,3 +84,62 @@ async def test_failover_from_a_dead_endpoint(vllm_server: str):
     async with backend:
         answers = await backend.complete_batch(["Where?"] * 4, max_tokens=2, temperature=0)
     assert {a.endpoint for a in answers} == {vllm_server.rstrip("/")}
+
+
+# -- streaming: the same answer as without, its text as it is written -----------------------
+
+LONG_PROMPT = "Describe the street, the signs, the plants and the hills you see. " * 30
+
+
+async def _plain_and_streamed(backend: OpenAIBackend, conv, **kw):
+    await backend.complete(conv, **kw)  # warm the prefix cache: both requests below hit it
+    plain = await backend.complete(conv, **kw)
+    pieces: list[str] = []
+    streamed = await backend.complete(conv, on_text=pieces.append, **kw)
+    return plain, streamed, pieces
+
+
+async def test_streamed_completion_equals_the_plain_one(vllm_server: str):
+    conv = [Message.user(LONG_PROMPT)]
+    async with OpenAIBackend(settings(), base_urls=[vllm_server]) as backend:
+        plain, streamed, pieces = await _plain_and_streamed(
+            backend, conv, max_tokens=24, temperature=0
+        )
+    assert streamed.text == plain.text and len(pieces) > 1
+    assert "".join(pieces) == plain.text
+    assert streamed.finish_reason == plain.finish_reason
+    assert streamed.usage == plain.usage and streamed.usage.completion_tokens > 0
+    assert plain.ttft_s is None
+    assert streamed.ttft_s is not None and 0 < streamed.ttft_s <= streamed.latency_s
+    # the repeated prompt came from the prefix cache, and the server says so
+    assert 0 < streamed.usage.cached_tokens < streamed.usage.prompt_tokens
+
+
+async def test_streamed_image_completion(vllm_server: str):
+    from PIL import Image
+
+    conv = [Message.user("Where?", Image.new("RGB", (112, 84), (40, 90, 160)))]
+    async with OpenAIBackend(settings(), base_urls=[vllm_server]) as backend:
+        plain, streamed, pieces = await _plain_and_streamed(
+            backend, conv, max_tokens=12, temperature=0
+        )
+    assert streamed.text == plain.text == "".join(pieces)
+    assert streamed.usage.prompt_tokens == plain.usage.prompt_tokens > 10
+
+
+async def test_streamed_tool_call_equals_the_plain_one(vllm_server: str):
+    async with OpenAIBackend(settings(), base_urls=[vllm_server]) as backend:
+        plain, streamed, _ = await _plain_and_streamed(
+            backend,
+            [Message.user("Find Oslo")],
+            tools=TOOLS,
+            tool_choice="auto",
+            max_tokens=120,
+            temperature=0,
+            extra_body={"structured_outputs": {"regex": HERMES_CALL}},
+        )
+    assert streamed.finish_reason == plain.finish_reason == "tool_calls"
+    assert [(c.name, c.arguments) for c in streamed.tool_calls] == [
+        (c.name, c.arguments) for c in plain.tool_calls
+    ]
+    assert streamed.tool_calls[0].id and streamed.usage == plain.usage

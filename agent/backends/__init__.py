@@ -13,10 +13,12 @@
 
 Tool calls come back as `ToolCall(id, name, arguments)` from the tools API or from
 `<tool_call>{json}</tool_call>` blocks in the text. Failures raise `ModelError` (a
-`GreError`) whose `kind` says why.
+`GreError`) whose `kind` says why. `complete(..., on_text=callback)` hands the answer's text
+to the callback as it is written (the openai backend streams it over SSE; `ttft_s` on the
+completion); `usage.cached_tokens` is the prompt's part the server's prefix cache held.
 """
 
-from ._base import BaseBackend, ModelBackend, extract_tool_calls
+from ._base import BaseBackend, ModelBackend, TextCallback, extract_tool_calls
 from ._errors import ModelError
 from ._factory import backend_from_options, make_backend
 from ._images import fit_image, load_image, smart_size, to_data_url
@@ -45,6 +47,7 @@ __all__ = [
     "OpenAIBackend",
     "RecordingBackend",
     "ReplayBackend",
+    "TextCallback",
     "TextPart",
     "ToolCall",
     "TransformersBackend",
