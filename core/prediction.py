@@ -30,6 +30,10 @@ class Prediction(BaseModel):
         0, description="Tool calls of the run, the reverse geocode naming the answer included."
     )
     tool_errors: int = 0
+    model_calls: int = Field(0, description="Model calls of the run (each a generation).")
+    prompt_tokens: int = Field(0, description="Prompt tokens sent, all model calls together.")
+    cached_tokens: int = Field(0, description="Of those, served from the server's prefix cache.")
+    completion_tokens: int = Field(0, description="Tokens generated, all model calls together.")
     elapsed_s: float = 0.0
 
     @property

@@ -44,8 +44,26 @@ IMAGE = HERE / "helsinki-street.jpg"
 TRACE = HERE / "helsinki-street.trace.jsonl"
 MODEL_NAME = "hand-written-gre-answers"
 
-# What the stand-in model answers, by stage (the marker its prompt starts with).
+# What the stand-in model answers, by the marker its prompt holds. A GRE model writes its
+# staged reasoning in one answer: the agent's default (single-pass) asks once, with GRE's own
+# prompt, and every stage node reads that answer. The per-stage answers below serve
+# `--stages per-stage`, the mode for instruction-following models.
 ANSWERS: dict[str, str] = {
+    "Where was this photo taken?": (
+        "<think> 1. Street-level analysis: a dense city-centre street lined with four- to "
+        "five-storey stone and rendered buildings in pale yellow, grey and ochre, "
+        "neoclassical facades with regular rows of windows, shop fronts at street level; "
+        "a paved street with tram rails and overhead tram wires. 2. Textual clues: a blue "
+        "street sign with white letters on the left corner building reads "
+        '"Aleksanterinkatu"; a second blue street sign on the right building reads '
+        '"Unioninkatu". Both are Finnish street names (-katu), so the language is Finnish. '
+        "3. Vegetation/biome: none visible; an overcast sky, a cold temperate city. "
+        "4. Terrain: flat. 5. Transport context: tram rails in the road and overhead tram "
+        "wires; no vehicles visible. Trams run in Finland only in Helsinki and Tampere, and "
+        "these two street names belong to central Helsinki, so this is the centre of "
+        'Helsinki, Finland. </think> <answer> "Latitude": "60.1699°", '
+        '"Longitude": "24.9384°" </answer>'
+    ),
     "Stage 1 of 6": (
         "<think> 1. Street-level analysis: a dense city-centre street lined with four- to "
         "five-storey stone and rendered buildings in pale yellow, grey and ochre, "

@@ -17,7 +17,7 @@ from gre_agent.agent.backends import (
 )
 from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import ModelSettings, Settings
-from gre_agent.core.trace import read_trace
+from gre_agent.core.trace import load_trace, read_trace
 from gre_agent.graphs.gre import Context, locate
 from gre_agent.tools import Registry
 from tests.fake_openai import FakeOpenAIServer
@@ -90,7 +90,9 @@ def test_graph_through_the_openai_backend_on_a_local_server(photo, registry):
     server = FakeOpenAIServer().start()
     try:
         backend = OpenAIBackend(ModelSettings(max_tokens=32), base_urls=[server.url])
-        result = run(photo, backend_obj=backend, registry=registry, max_rounds=1)
+        result = run(
+            photo, backend_obj=backend, registry=registry, max_rounds=1, stages="per-stage"
+        )
     finally:
         server.stop()
     assert_ran_every_stage(result)
@@ -107,6 +109,25 @@ def test_graph_against_a_real_vllm_server(photo, registry, vllm_server):
     backend = OpenAIBackend(ModelSettings(max_tokens=16, model="tiny"), base_urls=[vllm_server])
     result = run(photo, backend_obj=backend, registry=registry, max_rounds=1)
     assert_ran_every_stage(result)
+
+
+def test_single_pass_through_the_openai_backend_is_one_generation(photo, registry):
+    """A GRE model (by its id) answers once; every stage node reads that answer."""
+    server = FakeOpenAIServer().start()
+    try:
+        backend = OpenAIBackend(ModelSettings(max_tokens=32), base_urls=[server.url])
+        assert "GRE" in backend.model
+        result = run(photo, backend_obj=backend, registry=registry, max_rounds=1)
+    finally:
+        server.stop()
+    assert result.error is None, result.error
+    stages = [e.stage for e in load_trace(result.trace_path).model_calls]
+    # the fake server's answer holds no coordinates: a repair call, and a revision when the
+    # evidence speaks against the fallback; never a stage prompt of its own
+    assert stages[0] == "single_pass"
+    assert set(stages) <= {"single_pass", "hypotheses_repair", "verification"}
+    first = server.requests[0]["messages"]
+    assert "Where was this photo taken?" in str(first[-1]["content"])
 
 
 def test_replaying_a_trace_gives_an_identical_prediction(photo, registry):

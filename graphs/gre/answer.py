@@ -34,21 +34,26 @@ async def build_prediction(
     registry: Registry,
     cands: list[Candidate],
     evidence: list[EvidenceItem],
-    state: Any,
+    *,
     mode: Literal["agent", "single"],
+    events: list[dict[str, Any]],
+    started_at: float = 0.0,
+    rounds: int = 0,
+    check_errors: int = 0,
     answer_text: str | None = None,
     calibration: Calibration = IDENTITY,
 ) -> tuple[Prediction, list[dict[str, Any]]]:
-    """Turn the best located candidate into a Prediction (reverse geocoded)."""
-    events: list[dict[str, Any]] = []
+    """Turn the best located candidate into a Prediction (reverse geocoded).
+
+    `events` is the run's trace so far (its counts become the prediction's);
+    `check_errors` the failed checks, which lower the confidence. Returns the prediction
+    and the trace events of naming it."""
+    named: list[dict[str, Any]] = []
     located = [c for c in cands if c.located]
-    elapsed = time.time() - state.started_at if getattr(state, "started_at", 0) else 0.0
-    rounds = getattr(state, "round", 0)
-    earlier = list(getattr(state, "trace", None) or [])
     common: dict[str, Any] = {
         "mode": mode,
         "rounds": rounds,
-        "elapsed_s": elapsed,
+        "elapsed_s": time.time() - started_at if started_at else 0.0,
         "hypotheses": [c.summary() for c in cands],
     }
     if not located:
@@ -57,14 +62,14 @@ async def build_prediction(
             reasoning="No candidate place could be read from the "
             "model's answers or located with the tools.",
             **common,
-            **_tool_counts(earlier),
-        ), events
+            **_counts(events),
+        ), named
     best = located[0]
     # the penalty counts the checks' errors (the naming call below comes after it)
-    raw = best.confidence * (1 - ERROR_PENALTY) ** min(getattr(state, "tool_errors", 0), 5)
+    raw = best.confidence * (1 - ERROR_PENALTY) ** min(check_errors, 5)
     conf = calibration.apply(raw)
     outcome = await registry.get("gazetteer.reverse").run({"lat": best.lat, "lon": best.lon})
-    events.append(ToolCallEvent.of(rounds, NAMING_CLAIM, outcome).model_dump(mode="json"))
+    named.append(ToolCallEvent.of(rounds, NAMING_CLAIM, outcome).model_dump(mode="json"))
     rev = outcome.value(ReverseResult) if outcome.result is not None else None
     supporting = [e for e in evidence if e.candidate_key == best.key and e.weight > 0]
     reasoning = _reasoning(best, evidence) if mode == "agent" else "Single-shot GRE answer."
@@ -84,12 +89,19 @@ async def build_prediction(
         if mode == "single" and answer_text
         else gre_answer_text(best.lat, best.lon, reasoning),  # type: ignore[arg-type]
         **common,
-        **_tool_counts([*earlier, *events]),
+        **_counts([*events, *named]),
     )
-    return prediction, events
+    return prediction, named
 
 
-def _tool_counts(events: list[Any]) -> dict[str, int]:
-    """The prediction's tool numbers, as `Trace` defines them for the whole run."""
-    counts = Trace.of(events).counts()
-    return {"tool_calls": counts.tool_calls, "tool_errors": counts.tool_errors}
+def _counts(events: list[Any]) -> dict[str, int]:
+    """The prediction's numbers, as `Trace` defines them for the whole run."""
+    c = Trace.of(events).counts()
+    return {
+        "tool_calls": c.tool_calls,
+        "tool_errors": c.tool_errors,
+        "model_calls": c.model_calls,
+        "prompt_tokens": c.prompt_tokens,
+        "cached_tokens": c.cached_tokens,
+        "completion_tokens": c.completion_tokens,
+    }

@@ -16,6 +16,11 @@ class Context:
     mode: Literal["agent", "single"] = "agent"
     """agent: staged reasoning with verification; single: GRE's one-shot prompt, no tools."""
 
+    stages: Literal["auto", "single-pass", "per-stage"] = "auto"
+    """single-pass: one generation, GRE's staged answer, which the scene, detail, semantic
+    and hypotheses nodes read; per-stage: one prompt per stage, for instruction-following
+    VLMs that answer each stage's JSON prompt; auto: single-pass for GRE models."""
+
     verify: Literal["graph", "model"] = "graph"
     """graph: the graph extracts claims and calls tools; model: the model calls tools."""
 

@@ -101,6 +101,9 @@ class Finding(Enum):
 
 
 CONFIRMED_SCORE = 2.0  # a candidate at or above this is "confirmed"
+# A finding this strongly against a candidate contradicts it (another country, the wrong
+# driving side or script): in single-pass, what makes the agent ask the model again.
+CONTRADICTS = -0.5
 REJECTED_SCORE = -2.5
 
 

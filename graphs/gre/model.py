@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gre_agent.agent.backends import (
     Message,
@@ -38,6 +39,23 @@ def backend_for(ctx: Context) -> ModelBackend:
 @lru_cache(maxsize=4)
 def _registry(offline: bool) -> Registry:
     return Registry(Settings(offline=True) if offline else load_settings())
+
+
+_GRE_NAME = re.compile(r"(?<![a-z])gre(?![a-z])", re.IGNORECASE)
+
+
+def is_gre_model(model: str) -> bool:
+    """A GRE model by its id or path ("Anonymous0515/GRE", "gre-7b-sft", ...)."""
+    return bool(_GRE_NAME.search(model))
+
+
+def stages_for(ctx: Context) -> Literal["single-pass", "per-stage"]:
+    """The run's stages setting, `auto` resolved by the model's name."""
+    if ctx.stages == "auto":
+        return "single-pass" if is_gre_model(backend_for(ctx).model or "") else "per-stage"
+    if ctx.stages not in ("single-pass", "per-stage"):
+        raise ValueError(f"unknown stages setting {ctx.stages!r}")
+    return ctx.stages
 
 
 def calibration_for(ctx: Context) -> Calibration:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from langchain_core.messages import RemoveMessage
@@ -33,8 +34,21 @@ from gre_agent.graphs.gre import checks, model_tools
 from gre_agent.graphs.gre.answer import build_prediction
 from gre_agent.graphs.gre.claims import extract
 from gre_agent.graphs.gre.context import Context
-from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem, Finding, ranked, same_place
-from gre_agent.graphs.gre.model import ask, assistant_message, calibration_for, registry_for
+from gre_agent.graphs.gre.evidence import (
+    CONTRADICTS,
+    Candidate,
+    EvidenceItem,
+    Finding,
+    ranked,
+    same_place,
+)
+from gre_agent.graphs.gre.model import (
+    ask,
+    assistant_message,
+    calibration_for,
+    registry_for,
+    stages_for,
+)
 from gre_agent.graphs.gre.state import State
 
 REPAIR_PROMPT = (
@@ -85,46 +99,72 @@ def _parsed_event(stage: str, model: Any) -> dict[str, Any]:
     return _event(StageEvent(stage=stage, parsed=model.model_dump(mode="json")))
 
 
+def _single_pass_prompt(state: State) -> str:
+    """GRE's own prompt (the single-shot baseline's, so a prefix cache serves both), with
+    the user's hints when there are any."""
+    hints = _hint_context(state)
+    return render("gre") + (f"\n\n{hints}" if hints else "")
+
+
+async def _stage_text(
+    state: State, ctx: Context, stage: str, prompt: Callable[[], str]
+) -> tuple[dict[str, Any], str | None, list[dict[str, Any]]]:
+    """The text a stage node parses: in single-pass, the one answer already given (no
+    model call); per stage, the answer to the stage's own prompt. Returns (state update,
+    text, trace events)."""
+    if stages_for(ctx) == "single-pass":
+        return {}, state.answer, []
+    msgs, text, events = await _stage(ctx, state.image, state.messages, stage, prompt())
+    return {"messages": msgs}, text, events
+
+
 async def scene(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Stage 1; in single-pass, the run's one generation, which later stages read too."""
     ctx = runtime.context
-    prompt = render("scene", context=_hint_context(state))
-    msgs, text, events = await _stage(ctx, state.image, [], "scene", prompt)
+    update: dict[str, Any] = {"started_at": state.started_at or time.time()}
+    if stages_for(ctx) == "single-pass":
+        prompt = _single_pass_prompt(state)
+        msgs, text, events = await _stage(ctx, state.image, [], "single_pass", prompt)
+        update["answer"] = text
+    else:
+        prompt = render("scene", context=_hint_context(state))
+        msgs, text, events = await _stage(ctx, state.image, [], "scene", prompt)
     parsed = parse_stage("scene", text or "")
     return {
+        **update,
         "messages": msgs,
         "scene": parsed.model_dump(mode="json"),
-        "started_at": state.started_at or time.time(),
         "trace": [*events, _parsed_event("scene", parsed)],
     }
 
 
 async def detail(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    scene_ = Scene.model_validate(state.scene or {})
-    prompt = render("detail", scene=format_stage(scene_), context=_hint_context(state))
-    msgs, text, events = await _stage(
-        runtime.context, state.image, state.messages, "detail", prompt
-    )
+    def prompt() -> str:
+        scene_ = format_stage(Scene.model_validate(state.scene or {}))
+        return render("detail", scene=scene_, context=_hint_context(state))
+
+    update, text, events = await _stage_text(state, runtime.context, "detail", prompt)
     parsed = parse_stage("detail", text or "")
     return {
-        "messages": msgs,
+        **update,
         "details": parsed.model_dump(mode="json"),
         "trace": [*events, _parsed_event("detail", parsed)],
     }
 
 
 async def semantic(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    prompt = render(
-        "semantic",
-        scene=format_stage(Scene.model_validate(state.scene or {})),
-        details=format_stage(Details.model_validate(state.details or {})),
-        context=_hint_context(state),
-    )
-    msgs, text, events = await _stage(
-        runtime.context, state.image, state.messages, "semantic", prompt
-    )
+    def prompt() -> str:
+        return render(
+            "semantic",
+            scene=format_stage(Scene.model_validate(state.scene or {})),
+            details=format_stage(Details.model_validate(state.details or {})),
+            context=_hint_context(state),
+        )
+
+    update, text, events = await _stage_text(state, runtime.context, "semantic", prompt)
     parsed = parse_stage("semantic", text or "")
     return {
-        "messages": msgs,
+        **update,
         "semantics": parsed.model_dump(mode="json"),
         "trace": [*events, _parsed_event("semantic", parsed)],
     }
@@ -142,15 +182,19 @@ def _candidates_from(parsed: Hypotheses, text: str | None) -> list[Candidate]:
 async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Candidate places; one repair prompt if none can be read, then a fallback."""
     ctx = runtime.context
-    prompt = render(
-        "hypotheses",
-        scene=format_stage(Scene.model_validate(state.scene or {})),
-        details=format_stage(Details.model_validate(state.details or {})),
-        semantics=format_stage(Semantics.model_validate(state.semantics or {})),
-        max_hypotheses=ctx.max_hypotheses,
-        context=_hint_context(state),
-    )
-    msgs, text, events = await _stage(ctx, state.image, state.messages, "hypotheses", prompt)
+
+    def prompt() -> str:
+        return render(
+            "hypotheses",
+            scene=format_stage(Scene.model_validate(state.scene or {})),
+            details=format_stage(Details.model_validate(state.details or {})),
+            semantics=format_stage(Semantics.model_validate(state.semantics or {})),
+            max_hypotheses=ctx.max_hypotheses,
+            context=_hint_context(state),
+        )
+
+    update, text, events = await _stage_text(state, ctx, "hypotheses", prompt)
+    msgs = update.get("messages", state.messages)
     parsed = parse_stage("hypotheses", text or "")
     cands = _candidates_from(parsed, text)
     if not cands:
@@ -304,25 +348,52 @@ def _ranked(state: State) -> list[Candidate]:
     return ranked([Candidate.model_validate(c) for c in state.hypotheses])
 
 
+def contradicted(cands: list[Candidate], evidence: list[EvidenceItem], number: int) -> bool:
+    """The evidence of round `number` contradicts the best candidate, or rejects it. A weak
+    miss (a street not found: the map may not cover it) is no contradiction."""
+    ranked_ = ranked(cands)
+    if not ranked_:
+        return False
+    best = ranked_[0]
+    this_round = [e for e in evidence if e.round == number and e.candidate_key == best.key]
+    against = any(e.weight <= CONTRADICTS for e in this_round)
+    return against or best.status == "rejected"
+
+
 async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """The model revises its candidates in the light of all the evidence so far."""
+    """The model revises its candidates in the light of all the evidence so far.
+
+    Per stage, the model is always asked. In single-pass the model is asked only when the
+    round's evidence contradicts the best candidate; otherwise the evidence scores stand
+    and no model call is made. After model-driven tool calls, the model's last answer (it
+    stopped calling tools) is its revision."""
     ctx = runtime.context
     cands = [Candidate.model_validate(c) for c in state.hypotheses]
     evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
-    prompt = render(
-        "verification",
-        hypotheses="\n".join(f"- {c.label}: confidence {c.confidence:.2f}" for c in ranked(cands))
-        or "(none)",
-        evidence=format_evidence(e.line() for e in evidence if e.effect != "error") or "(none)",
-        round=state.round,
-        max_rounds=ctx.max_rounds,
-        context=_hint_context(state),
-    )
-    msgs, text, events = await _stage(ctx, state.image, state.messages, "verification", prompt)
+    update: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    text: str | None = None
+    single_pass = stages_for(ctx) == "single-pass"
+    if single_pass and ctx.verify == "model":
+        last = Message.model_validate(state.messages[-1]) if state.messages else None
+        text = last.text if last is not None and last.role == "assistant" else None
+    elif not single_pass or contradicted(cands, evidence, state.round):
+        labels = [f"- {c.label}: confidence {c.confidence:.2f}" for c in ranked(cands)]
+        shown = format_evidence(e.line() for e in evidence if e.effect != "error")
+        prompt = render(
+            "verification",
+            hypotheses="\n".join(labels) or "(none)",
+            evidence=shown or "(none)",
+            round=state.round,
+            max_rounds=ctx.max_rounds,
+            context=_hint_context(state),
+        )
+        msgs, text, events = await _stage(ctx, state.image, state.messages, "verification", prompt)
+        update["messages"] = msgs
     revision = parse_stage("verification", text or "")
     cands, rejected = merge_revision(cands, revision, state.round)
     return {
-        "messages": msgs,
+        **update,
         "hypotheses": [c.model_dump() for c in ranked(cands)],
         "evidence": [e.model_dump(mode="json") for e in rejected],
         "tool_steps": 0,
@@ -416,7 +487,15 @@ async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
     calibration = await asyncio.to_thread(calibration_for, ctx)  # reads settings and a file
     prediction, events = await build_prediction(
-        registry_for(ctx), cands, evidence, state, mode="agent", calibration=calibration
+        registry_for(ctx),
+        cands,
+        evidence,
+        mode="agent",
+        events=state.trace,
+        started_at=state.started_at,
+        rounds=state.round,
+        check_errors=state.tool_errors,
+        calibration=calibration,
     )
     return {
         "prediction": prediction.model_dump(mode="json"),
@@ -446,8 +525,9 @@ async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         registry_for(ctx),
         cands,
         [],
-        state,
         mode="single",
+        events=[*state.trace, *events],
+        started_at=state.started_at,
         answer_text=text,
         calibration=await asyncio.to_thread(calibration_for, ctx),
     )

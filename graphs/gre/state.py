@@ -31,6 +31,9 @@ class State(InputState):
     messages: list[dict[str, Any]] = field(default_factory=list)
     """The one conversation with the model (Message dicts); the image is in the first turn."""
 
+    answer: str | None = None
+    """Single-pass: the model's one staged answer, which every stage node reads."""
+
     scene: dict[str, Any] | None = None
     """Stage 1: Scene."""
 
