@@ -1,6 +1,8 @@
 """HTTP for the online backends: one `requests` session per backend with
 - a persistent SQLite response cache (requests-cache) in one of three modes,
-- a process-wide minimum interval between network requests (cache hits are free),
+- a machine-wide minimum interval between network requests (cache hits are free): the
+  next free slot lives in a file under $GRE_HOME, taken under a file lock, so eval shards,
+  `gre web` and `gre chat` on one machine share Nominatim's one request per second,
 - retries with exponential backoff on 429/5xx that honour Retry-After (urllib3),
 - errors mapped onto ToolFailure kinds.
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +30,11 @@ from urllib3.util.retry import Retry
 
 from gre_agent.core.errors import ErrorKind, GreError, ToolFailure
 from gre_agent.core.settings import CacheMode, ToolSettings
+from gre_agent.core.text import safe_value
+
+SHARED_LIMITS = sys.platform != "win32"  # flock is POSIX; on Windows the limit is per process
+if SHARED_LIMITS:
+    import fcntl
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -65,6 +74,9 @@ class RateLimiter:
 
     Each caller reserves the next free slot under the lock, then sleeps until it outside
     the lock, so concurrent callers leave one `interval` apart in the order they reserved.
+    With `state_file`, the next free slot is also kept in that file and read and written
+    under an exclusive `flock` on it, so every process that shares the file shares the
+    schedule (time.monotonic is one clock for the whole machine on Linux and macOS).
     `clock` and `sleep` are injectable so tests can check the schedule without waiting.
     """
 
@@ -74,8 +86,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        state_file: Path | None = None,
     ):
         self.interval = interval
+        self.state_file = state_file
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -86,9 +100,32 @@ class RateLimiter:
         if self.interval <= 0:
             return 0.0
         with self._lock:
+            if self.state_file is not None and SHARED_LIMITS:
+                return self._reserve_shared(self.state_file)
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
+        return slot - now
+
+    def _reserve_shared(self, path: Path) -> float:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+            now = self._clock()
+            try:
+                shared = float(os.read(fd, 64).decode() or 0.0)
+            except ValueError:  # a torn or foreign file: start afresh
+                shared = 0.0
+            if shared > now + 3600 * self.interval:  # from before a reboot: ignore
+                shared = 0.0
+            slot = max(now, self._next, shared)
+            self._next = slot + self.interval
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, repr(self._next).encode())
+        finally:
+            os.close(fd)
         return slot - now
 
     def wait(self) -> None:
@@ -101,12 +138,14 @@ _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def limiter_for(key: str, interval: float) -> RateLimiter:
-    """The process-wide limiter of one backend (created on first use)."""
+def limiter_for(key: str, interval: float, state_file: Path | None = None) -> RateLimiter:
+    """The process-wide limiter of one backend (created on first use); with `state_file`
+    its schedule is shared with every process that uses the same file. One that exists
+    stays (tests put their own in `_limiters`) unless the interval changed."""
     with _limiters_lock:
         limiter = _limiters.get(key)
         if limiter is None or limiter.interval != interval:
-            limiter = _limiters[key] = RateLimiter(interval)
+            limiter = _limiters[key] = RateLimiter(interval, state_file=state_file)
         return limiter
 
 
@@ -158,7 +197,9 @@ def make_session(
         raise_on_status=False,
     )
     retry.max_retry_after_s = tool.max_retry_after_s
-    adapter = _LimitedAdapter(limiter_for(name, tool.min_interval_s), max_retries=retry)
+    # the schedule is shared machine-wide through a file next to the caches ($GRE_HOME)
+    limiter = limiter_for(name, tool.min_interval_s, cache_dir / f"rate-{name}.next")
+    adapter = _LimitedAdapter(limiter, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
@@ -209,7 +250,7 @@ def request_json(
     """`request_raw`, then the body parsed as JSON (bad_response if it is not)."""
     response = request_raw(session, method, url, timeout=timeout, **kw)
     try:
-        return response.json()
+        return safe_value(response.json())  # a lone surrogate in a tool's text: U+FFFD
     except (ValueError, json.JSONDecodeError) as exc:
         raise ToolFailure(
             ErrorKind.bad_response, f"{url} did not return JSON: {response.text[:120]!r}"
