@@ -24,6 +24,7 @@ from gre_agent.cli.options import (
     ModelOpt,
     OfflineOpt,
     ReplayOpt,
+    StagesOpt,
     TilesOpt,
     open_backend,
 )
@@ -235,6 +236,7 @@ def chat_cmd(
     base_url: BaseUrlOpt = None,
     replay: ReplayOpt = None,
     offline: OfflineOpt = True,
+    stages: StagesOpt = None,
     recheck: Annotated[
         Literal["verify", "full"],
         typer.Option(help="A hint re-runs verification (verify) or the whole agent (full)."),
@@ -266,6 +268,7 @@ def chat_cmd(
         base_url=base_url,
         replay_path=str(replay) if replay else None,
         offline=offline,
+        stages=stages,
         recheck=recheck,
         trace_dir=str(settings.home / "traces" / "chat"),
         **extra,

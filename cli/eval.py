@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gre_agent.cli.options import StagesOpt
 from gre_agent.evals import ScoreReport, read_predictions, score_rows
 from gre_agent.evals._score import AdminMode
 from gre_agent.evals.metrics import DistanceMethod
@@ -175,6 +176,7 @@ def run_cmd(
         str, typer.Option("--mode", help="agent (staged, verified) or single (GRE one-shot).")
     ] = "agent",
     verify: Annotated[str, typer.Option("--verify", help="graph or model.")] = "graph",
+    stages: StagesOpt = None,
     backend: Annotated[
         str | None, typer.Option("--backend", help="openai, transformers or replay.")
     ] = None,
@@ -262,6 +264,7 @@ def run_cmd(
     config = RunConfig(
         mode=mode,  # type: ignore[arg-type]
         verify=verify,  # type: ignore[arg-type]
+        stages=stages,
         backend=backend if backend or replay is None else "replay",  # type: ignore[arg-type]
         model=model,
         base_urls=[u.strip() for u in (base_url or "").split(",") if u.strip()],

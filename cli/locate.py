@@ -24,6 +24,7 @@ from gre_agent.cli.options import (
     ModelOpt,
     OfflineOpt,
     ReplayOpt,
+    StagesOpt,
     TilesOpt,
     open_backend,
 )
@@ -297,6 +298,7 @@ def locate_cmd(
         Literal["graph", "model"],
         typer.Option(help="graph: the graph calls the tools; model: the model does."),
     ] = "graph",
+    stages: StagesOpt = None,
     offline: OfflineOpt = True,
     exif: Annotated[
         bool, typer.Option("--exif/--no-exif", help="Use the photo's EXIF GPS as evidence.")
@@ -340,6 +342,7 @@ def locate_cmd(
     ctx_kwargs: dict[str, Any] = {
         "mode": mode,
         "verify": verify,
+        "stages": stages,
         "backend": backend_obj.name if backend is None else backend,
         "model": model or getattr(backend_obj, "model", None),
         "base_url": base_url,

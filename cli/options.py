@@ -30,6 +30,15 @@ OfflineOpt = Annotated[
     bool,
     typer.Option("--offline/--online", help="Offline tool backends (default) or online ones."),
 ]
+Stages = Literal["auto", "single-pass", "per-stage"]
+StagesOpt = Annotated[
+    Stages | None,
+    typer.Option(
+        "--stages",
+        help="single-pass: one generation per image (GRE models); per-stage: a prompt per "
+        "stage (other VLMs); auto: by the model's name (default: settings model.stages).",
+    ),
+]
 TilesOpt = Annotated[
     str,
     typer.Option(

@@ -26,6 +26,7 @@ from gre_agent.cli.options import (
     ModelOpt,
     OfflineOpt,
     ReplayOpt,
+    StagesOpt,
     TilesOpt,
     open_backend,
 )
@@ -76,6 +77,7 @@ def web_cmd(
         typer.Option("--db", help="Sessions database (default: $GRE_HOME/sessions.sqlite)."),
     ] = None,
     offline: OfflineOpt = True,
+    stages: StagesOpt = None,
     tiles: TilesOpt = OSM_TILES,
 ) -> None:
     """Chat with the agent in a browser: upload photos, see its answer, evidence and map."""
@@ -92,6 +94,7 @@ def web_cmd(
         "base_url": base_url,
         "replay_path": str(replay) if replay else None,
         "offline": offline,
+        "stages": stages,
     }
     web = make_web_chat(
         backend_obj=backend_obj,

@@ -97,6 +97,11 @@ class ModelSettings(BaseModel):
     device: str = Field("auto", description="transformers backend: auto, cpu, cuda, cuda:1 ...")
     dtype: str = Field("auto", description="transformers backend: auto, float32, bfloat16 ...")
     replay_path: Path | None = Field(None, description="replay backend: a trace to replay.")
+    stages: Literal["auto", "single-pass", "per-stage"] = Field(
+        "auto",
+        description="single-pass: one generation per image (GRE's staged answer); per-stage: "
+        "one prompt per stage (instruction-following VLMs); auto: single-pass for GRE models.",
+    )
     stream: bool | None = Field(
         None,
         description="openai backend: stream answers (SSE). None: when the caller takes text "

@@ -1,5 +1,6 @@
-"""Agent statistics from per-image records: tool use, cache hits, and what verification
-did to the answers (error before versus after, share of answers it changed)."""
+"""Agent statistics from per-image records: tool use, cache hits, model calls and tokens
+per image, and what verification did to the answers (error before versus after, share of
+answers it changed)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,33 @@ class VerificationStats(BaseModel):
     after: DistanceSummary
 
 
+class CostStats(BaseModel):
+    """Mean model calls and tokens per image, over the rows that record them."""
+
+    n: int
+    model_calls: float
+    prompt_tokens: float
+    cached_tokens: float
+    completion_tokens: float
+
+
+def cost_stats(rows: list[PredictionRow]) -> CostStats | None:
+    costed = [r for r in rows if r.model_calls is not None]
+    if not costed:
+        return None
+
+    def mean(values: list[int | None]) -> float:
+        return float(np.mean([v or 0 for v in values]))
+
+    return CostStats(
+        n=len(costed),
+        model_calls=mean([r.model_calls for r in costed]),
+        prompt_tokens=mean([r.prompt_tokens for r in costed]),
+        cached_tokens=mean([r.cached_tokens for r in costed]),
+        completion_tokens=mean([r.completion_tokens for r in costed]),
+    )
+
+
 class AgentStats(BaseModel):
     n_with_tool_calls: int
     tool_calls_total: int
@@ -29,6 +57,7 @@ class AgentStats(BaseModel):
     cache_hits_total: int
     cache_hit_rate: float | None  # hits / tool calls, over rows recording both
     verification: VerificationStats | None
+    cost: CostStats | None = None
 
 
 def agent_stats(
@@ -39,7 +68,8 @@ def agent_stats(
     hits = [r.cache_hits for r in rows if r.cache_hits is not None]
     both = [r for r in rows if r.cache_hits is not None and r.tool_call_count is not None]
     pre = [r for r in rows if r.pre_verify_lat is not None and r.pre_verify_lon is not None]
-    if not (calls or hits or pre):
+    cost = cost_stats(rows)
+    if not (calls or hits or pre or cost):
         return None
     both_calls = sum(r.tool_call_count or 0 for r in both)
     verification = None
@@ -65,4 +95,5 @@ def agent_stats(
         cache_hits_total=int(sum(hits)),
         cache_hit_rate=(sum(r.cache_hits or 0 for r in both) / both_calls) if both_calls else None,
         verification=verification,
+        cost=cost,
     )

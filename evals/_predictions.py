@@ -16,7 +16,9 @@ class PredictionRow(BaseModel):
     """One scored image. Only id and the four coordinates are required.
 
     Optional agent fields feed the agent statistics: `tool_calls` (a count or the list of
-    calls), `cache_hits`, and the answer before verification (`pre_verify_lat/lon`).
+    calls), `cache_hits`, the answer before verification (`pre_verify_lat/lon`), and the
+    cost: `model_calls`, `prompt_tokens` (of which `cached_tokens` came from the server's
+    prefix cache) and `completion_tokens` (generated).
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -35,6 +37,10 @@ class PredictionRow(BaseModel):
     cache_hits: int | None = Field(default=None, ge=0)
     pre_verify_lat: Latitude | None = None
     pre_verify_lon: Longitude | None = None
+    model_calls: int | None = Field(default=None, ge=0)
+    prompt_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int | None = Field(default=None, ge=0)
+    completion_tokens: int | None = Field(default=None, ge=0)
 
     @field_validator("id", mode="before")
     @classmethod

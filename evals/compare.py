@@ -168,13 +168,21 @@ def comparison_markdown(c: Comparison) -> str:
         "",
         "## Each run on all its images",
         "",
-        "| run | n | failed | " + " | ".join(f"@{k} km %" for k in KEYS) + " | median km |",
-        "| --- | --- | --- |" + " --- |" * (len(KEYS) + 1),
+        "| run | n | failed | "
+        + " | ".join(f"@{k} km %" for k in KEYS)
+        + " | median km | model calls / image | prompt tokens / image | generated tokens / image |",
+        "| --- | --- | --- |" + " --- |" * (len(KEYS) + 4),
     ]
     for name, s in (("A " + c.label_a, c.score_a), ("B " + c.label_b, c.score_b)):
+        cost = s.answered.agent.cost if s.answered.agent else None
+        spent = (
+            f"{cost.model_calls:.2f} | {cost.prompt_tokens:,.0f} | {cost.completion_tokens:,.0f}"
+            if cost
+            else "- | - | -"
+        )
         lines.append(
             f"| {name} | {s.n} | {s.n_failed} | "
             + " | ".join(pct(s.acc_km.get(k)) for k in KEYS)
-            + f" | {km(s.median_km)} |"
+            + f" | {km(s.median_km)} | {spent} |"
         )
     return "\n".join(lines) + "\n"

@@ -166,6 +166,12 @@ def agent_parts(score: RunScore) -> list[Part]:
         ["tool calls in all", str(a.tool_calls_total)],
         ["cache hits", f"{a.cache_hits_total} ({pct(a.cache_hit_rate)}% of tool calls)"],
     ]
+    if c := a.cost:
+        rows += [
+            ["model calls per image", f"{c.model_calls:.2f}"],
+            ["prompt tokens per image", f"{c.prompt_tokens:,.0f} ({c.cached_tokens:,.0f} cached)"],
+            ["generated tokens per image", f"{c.completion_tokens:,.0f}"],
+        ]
     parts: list[Part] = [Table(["statistic", "value"], rows)]
     v = a.verification
     if v:

@@ -59,6 +59,7 @@ class RunConfig:
 
     mode: Literal["agent", "single"] = "agent"
     verify: Literal["graph", "model"] = "graph"
+    stages: Literal["auto", "single-pass", "per-stage"] | None = None  # None: settings
     backend: Literal["openai", "transformers", "replay"] | None = None
     model: str | None = None
     base_urls: list[str] = dataclasses.field(default_factory=list)
@@ -178,6 +179,7 @@ def result_row(sample: Sample, result: Any, mode: str, trace: str, elapsed: floa
         model_calls=counts.model_calls,
         model_errors=counts.model_errors,
         prompt_tokens=counts.prompt_tokens,
+        cached_tokens=counts.cached_tokens,
         completion_tokens=counts.completion_tokens,
         elapsed_s=round(elapsed, 4),
     )
@@ -369,6 +371,7 @@ async def run_eval(
         ctx_fields = {
             "mode": config.mode,
             "verify": config.verify,
+            "stages": config.stages,
             "offline": config.offline,
             "use_exif": config.use_exif,
             "max_rounds": config.max_rounds,

@@ -55,7 +55,7 @@ def scripted(bench) -> ScriptedBackend:
 
 def run(bench, out, registry, backend=None, **config):
     ds = load_table(bench["csv"])
-    cfg = RunConfig(mode="single", concurrency=4, **config)
+    cfg = RunConfig(**{"mode": "single", "concurrency": 4, **config})
     return asyncio.run(
         run_eval(
             ds,
@@ -382,3 +382,27 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, monkey
     assert score_results(load_results(out)) == score_results(load_results(clean))
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
     assert len(sessions) >= 2 and sessions[-1]["complete"]
+
+
+def test_rows_and_comparison_show_model_calls_and_tokens(tmp_path, bench, registry):
+    from gre_agent.evals import compare_runs
+    from gre_agent.evals.compare import comparison_markdown
+
+    single, agent = tmp_path / "single", tmp_path / "agent"
+    run(bench, single, registry)
+    run(bench, agent, registry, mode="agent", stages="single-pass", max_rounds=1)
+    for out in (single, agent):
+        rows = load_results(out)
+        answered = [r for r in rows if r.get("pred_lat") is not None]
+        assert answered and all(r["prompt_tokens"] > 0 for r in answered)
+        assert all(r["completion_tokens"] > 0 and "cached_tokens" in r for r in answered)
+    single_calls = [r["model_calls"] for r in load_results(single) if r.get("pred_lat")]
+    agent_rows = [r for r in load_results(agent) if r.get("pred_lat")]
+    assert set(single_calls) == {1}
+    # single-pass: the one generation, plus a revision only where the evidence objected
+    assert all(1 <= r["model_calls"] <= 2 for r in agent_rows)
+    c = compare_runs(single, agent, bootstrap=50)
+    cost_a, cost_b = c.score_a.answered.agent.cost, c.score_b.answered.agent.cost
+    assert cost_a.model_calls == 1.0 and 1.0 <= cost_b.model_calls <= 2.0
+    text = comparison_markdown(c)
+    assert "model calls / image" in text and f"{cost_b.model_calls:.2f}" in text

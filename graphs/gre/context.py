@@ -16,10 +16,11 @@ class Context:
     mode: Literal["agent", "single"] = "agent"
     """agent: staged reasoning with verification; single: GRE's one-shot prompt, no tools."""
 
-    stages: Literal["auto", "single-pass", "per-stage"] = "auto"
+    stages: Literal["auto", "single-pass", "per-stage"] | None = None
     """single-pass: one generation, GRE's staged answer, which the scene, detail, semantic
     and hypotheses nodes read; per-stage: one prompt per stage, for instruction-following
-    VLMs that answer each stage's JSON prompt; auto: single-pass for GRE models."""
+    VLMs that answer each stage's JSON prompt; auto: single-pass for GRE models (by the
+    model's name); None takes settings.model.stages."""
 
     verify: Literal["graph", "model"] = "graph"
     """graph: the graph extracts claims and calls tools; model: the model calls tools."""

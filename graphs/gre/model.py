@@ -51,11 +51,12 @@ def is_gre_model(model: str) -> bool:
 
 def stages_for(ctx: Context) -> Literal["single-pass", "per-stage"]:
     """The run's stages setting, `auto` resolved by the model's name."""
-    if ctx.stages == "auto":
+    wanted = ctx.stages or load_settings().model.stages
+    if wanted == "auto":
         return "single-pass" if is_gre_model(backend_for(ctx).model or "") else "per-stage"
-    if ctx.stages not in ("single-pass", "per-stage"):
-        raise ValueError(f"unknown stages setting {ctx.stages!r}")
-    return ctx.stages
+    if wanted not in ("single-pass", "per-stage"):
+        raise ValueError(f"unknown stages setting {wanted!r}")
+    return wanted
 
 
 def calibration_for(ctx: Context) -> Calibration:
