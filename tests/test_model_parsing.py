@@ -404,3 +404,17 @@ def test_extract_json_prefers_the_object_over_arrays_in_prose():
     assert extract_json('<answer>[1, 2]</answer> {"a": 1}') == {"a": 1}
     assert extract_json("<answer>[40.7, -73.9]</answer>") is None
     assert extract_json("no json") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "code"),
+    [
+        ("So this is the centre of Helsinki, Finland.", "Helsinki", "FI"),
+        ("It must be Rio de Janeiro, Brazil.", "Rio de Janeiro", "BR"),
+        ("Somewhere in rural Finland.", "Finland", "FI"),
+    ],
+)
+def test_a_gre_answer_names_the_place_its_conclusion_gives(text, place, code):
+    answer = f'<think> {text} </think> <answer> "Latitude": "10.0°", "Longitude": "20.0°" </answer>'
+    best = parse_stage("hypotheses", answer).hypotheses[0]
+    assert (best.place, best.country_code) == (place, code)

@@ -17,6 +17,7 @@ runner = CliRunner()
 EXPECTED = {
     "gazetteer.geocode",
     "gazetteer.reverse",
+    "gazetteer.spot",
     "osm.features_near",
     "osm.find_named",
     "osm.street_intersection",

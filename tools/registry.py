@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "gre_agent.tools"
 BUILTIN: tuple[str, ...] = (
     "gre_agent.tools.gazetteer:GeocodeTool",
     "gre_agent.tools.gazetteer:ReverseTool",
+    "gre_agent.tools.gazetteer:SpotTool",
     "gre_agent.tools.osm:FeaturesNearTool",
     "gre_agent.tools.osm:FindNamedTool",
     "gre_agent.tools.osm:StreetIntersectionTool",

@@ -93,6 +93,7 @@ def read_places(
                     admin1_code=cols[10],
                     population=int(cols[14] or 0),
                     alternate_names=[cols[2], *cols[3].split(",")] if cols[3] else [cols[2]],
+                    feature_class=cols[6][:1] or "P",
                 )
                 if not (-90 <= place.lat <= 90 and -180 <= place.lon <= 180):
                     raise ValueError("coordinates out of range")

@@ -39,6 +39,7 @@ class Place:
     admin1_code: str
     population: int
     alternate_names: Iterable[str] = ()
+    feature_class: str = "P"  # GeoNames' class: P populated place, A division, ...
 
 
 @dataclass
@@ -56,12 +57,16 @@ class PlaceIndex:
     ids: np.ndarray  # int32[m]: place of each posting
     alt: np.ndarray  # bool[m]: posting came from an alternate name only
     admin1_names: dict[str, str]  # "CC.code" -> name
+    # <U1[n], GeoNames feature class; None (indexes saved before it) means all "P"
+    feature_class: np.ndarray | None = None
     _slot: dict[str, int] = field(init=False, repr=False)
     _buckets: dict[tuple[str, int], list[str]] | None = field(default=None, init=False, repr=False)
     prominence: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._slot = {k: i for i, k in enumerate(self.keys)}
+        if self.feature_class is None:
+            self.feature_class = np.full(len(self.name), "P", dtype="<U1")
         # log-population in [0, 1]: 10 million people and more count as fully prominent
         self.prominence = np.minimum(1.0, np.log10(self.population + 10.0) / 7.0)
 
@@ -116,7 +121,9 @@ class PlaceIndex:
     def build(
         cls, places: Iterable[Place], source: str, admin1_names: dict[str, str] | None = None
     ) -> PlaceIndex:
-        cols: dict[str, list] = {k: [] for k in ("gid", "lat", "lon", "pop", "cc", "a1", "nm")}
+        cols: dict[str, list] = {
+            k: [] for k in ("gid", "lat", "lon", "pop", "cc", "a1", "nm", "fc")
+        }
         slot_of: dict[str, int] = {}
         post_slot: list[int] = []
         post_id: list[int] = []
@@ -136,6 +143,7 @@ class PlaceIndex:
             cols["cc"].append(p.country_code)
             cols["a1"].append(p.admin1_code)
             cols["nm"].append(p.name)
+            cols["fc"].append(p.feature_class[:1] or "P")
             add(normalize(p.name), i, False)
             for name in p.alternate_names:
                 add(normalize(name), i, True)
@@ -166,6 +174,7 @@ class PlaceIndex:
             ids=ids,
             alt=alt,
             admin1_names=dict(admin1_names or {}),
+            feature_class=np.asarray(cols["fc"], dtype="<U1"),
         )
 
     # -- storage -----------------------------------------------------------------------
@@ -181,6 +190,7 @@ class PlaceIndex:
             lon=self.lon,
             population=self.population,
             country=self.country,
+            feature_class=self.feature_class,
             ptr=self.ptr,
             ids=self.ids,
             alt=self.alt,
@@ -213,6 +223,7 @@ class PlaceIndex:
                 ids=z["ids"],
                 alt=z["alt"],
                 admin1_names=meta["admin1"],
+                feature_class=z["feature_class"] if "feature_class" in z.files else None,
             )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gre_agent.tools.gazetteer._normalize import normalize
 from gre_agent.tools.types import CountryCode, Latitude, Longitude
@@ -70,3 +70,55 @@ class ReverseResult(BaseModel):
     lat: float
     lon: float
     source: str
+
+
+class SpotArgs(BaseModel):
+    text: str = Field(
+        max_length=5000,
+        description='Any text read in the image: "Lahti 103 km", "Helsinki Central", "서울역".',
+    )
+    langs: list[str] | None = Field(
+        None,
+        max_length=10,
+        description='Languages of the text ("fi", "sv" or names): which common words to skip.',
+    )
+    limit: int = Field(20, ge=1, le=100, description="Most matches to return.")
+
+
+class SpotPlace(BaseModel):
+    # frozen: the spotter hands the same instance to every match of a name
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    country_code: str | None
+    admin1: str | None = Field(None, description="First-level division (name, else code).")
+    lat: float
+    lon: float
+    population: int | None = None
+    feature_class: str = Field("P", description="GeoNames feature class: P is a town or city.")
+    source: str
+    score: float = Field(ge=0.0, le=1.0, description="Name match and prominence; 1 is best.")
+
+
+class SpotMatch(BaseModel):
+    start: int = Field(ge=0, description="Offset of the name's first character in the text.")
+    end: int = Field(ge=0, description="Offset just past its last character.")
+    text: str = Field(description="The name as written in the text: text[start:end].")
+    key: str = Field(description="The normalised gazetteer name it matched.")
+    alternate: bool = Field(description="Matched an alternate or historic name of the place.")
+    whole_word: bool = Field(
+        description="The match is whole words (always, outside CJK, kana, Hangul, Thai...)."
+    )
+    distance_km: float | None = Field(
+        None, description='A road-sign distance beside the name ("Lahti 103 km", "12 km Lahti").'
+    )
+    place: SpotPlace = Field(description="The most likely place of that name.")
+    others: list[SpotPlace] = Field(
+        default_factory=list, description="Up to two other places so named, best first."
+    )
+
+
+class SpotResult(BaseModel):
+    matches: list[SpotMatch] = Field(
+        description="Best first: longest names, then the most populous; never overlapping."
+    )

