@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -198,9 +199,9 @@ class _Automata:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._built: dict[int, tuple[PlaceIndex, object]] = {}
+        self._built: dict[int, tuple[PlaceIndex, Any]] = {}  # pyahocorasick has no types
 
-    def get(self, index: PlaceIndex) -> object:
+    def get(self, index: PlaceIndex) -> Any:
         with self._lock:
             hit = self._built.get(id(index))
             if hit is not None and hit[0] is index:
@@ -220,7 +221,7 @@ class _Automata:
 _AUTOMATA = _Automata()
 
 
-def spaceless_automaton(index: PlaceIndex) -> object:
+def spaceless_automaton(index: PlaceIndex) -> Any:
     """The index's automaton (built on first use; exposed for the benchmark)."""
     return _AUTOMATA.get(index)
 
@@ -246,9 +247,9 @@ def _word_hits(tokens: list[_Token], index: PlaceIndex) -> Iterable[_Hit]:
 
 def _spaceless_hits(norm: str, origin: list[int], index: PlaceIndex) -> Iterable[_Hit]:
     automaton = _AUTOMATA.get(index)
-    if not len(automaton):  # type: ignore[arg-type]
+    if not len(automaton):
         return
-    for last, slot in automaton.iter(norm):  # type: ignore[attr-defined]
+    for last, slot in automaton.iter(norm):
         key = index.keys[slot]
         first = last - len(key) + 1
         whole = (first == 0 or norm[first - 1] == " ") and (
