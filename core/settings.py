@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -109,6 +109,55 @@ class ModelSettings(BaseModel):
     )
 
 
+class McpServerSettings(BaseModel):
+    """An MCP server whose tools join the registry as `<prefix>.<tool>` (`[[mcp_servers]]`).
+
+    Either `command` (+ `args`, `env`, `cwd`): a local server spoken to over stdio, or
+    `url` (+ `headers`): a streamable-HTTP server.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Names the server in errors, logs and cache keys.")
+    prefix: str | None = Field(None, description="Tool-name prefix; default: the name.")
+    command: str | None = Field(None, description="stdio: the program that runs the server.")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="stdio: variables on top of a minimal environment."
+    )
+    cwd: Path | None = None
+    url: str | None = Field(None, description="HTTP: the endpoint, e.g. http://host:8000/mcp.")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP: e.g. Authorization.")
+    timeout_s: float = Field(30.0, gt=0, description="Budget of each connect, list and call.")
+    cache_mode: CacheMode | None = Field(None, description="None: use the global mode.")
+
+    @field_validator("name", "prefix")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        # Tool names go to models as `prefix__tool`: a prefix with "__" would not map back.
+        if value is not None and (
+            not value[:1].isalpha()
+            or "__" in value
+            or value.endswith("_")
+            or not value.replace("_", "").replace("-", "").isalnum()
+            or not value.isascii()
+        ):
+            raise ValueError(
+                f"{value!r}: use letters, digits, '-' and single '_', starting with a letter"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"mcp server {self.name!r}: set either command or url")
+        return self
+
+    @property
+    def tool_prefix(self) -> str:
+        return self.prefix or self.name
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRE_",
@@ -133,6 +182,20 @@ class Settings(BaseSettings):
     geo: ToolSettings = Field(default_factory=ToolSettings)
 
     model: ModelSettings = Field(default_factory=ModelSettings)
+    mcp_servers: list[McpServerSettings] = Field(
+        default_factory=list, description="MCP servers whose tools join the registry."
+    )
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _distinct_prefixes(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        seen: set[str] = set()
+        for server in servers:
+            prefix = server.tool_prefix
+            if prefix in seen or prefix in cls.model_fields:
+                raise ValueError(f"mcp server prefix {prefix!r} is taken")
+            seen.add(prefix)
+        return servers
 
     @classmethod
     def settings_customise_sources(

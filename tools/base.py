@@ -69,6 +69,9 @@ class Tool:
     Result: ClassVar[type[BaseModel]]
     #: Backends this tool implements, the first being the fallback.
     backends: ClassVar[tuple[Backend, ...]] = ("offline", "online")
+    #: Where the tool comes from: "python" (built-in or plugin class) or "mcp" (a
+    #: configured MCP server's tool, see tools/mcp).
+    source: ClassVar[str] = "python"
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or load_settings()

@@ -33,11 +33,14 @@ def to_langchain(tool: Tool) -> StructuredTool:
 
         return asyncio.run(_call(**kwargs))
 
+    # An MCP tool's arguments are the server's JSON schema: LangChain hands it to the model
+    # as it is, and Tool.run validates.
+    schema = tool.Args.model_json_schema() if tool.source == "mcp" else tool.Args
     return StructuredTool.from_function(
         func=_sync,
         coroutine=_call,
         name=langchain_name(tool.name),
         description=tool.description,
-        args_schema=tool.Args,
+        args_schema=schema,
         infer_schema=False,
     )

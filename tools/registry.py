@@ -14,10 +14,14 @@ import importlib
 import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from gre_agent.core.errors import GreError
 from gre_agent.core.settings import Settings, load_settings
 from gre_agent.tools.base import Tool
+
+if TYPE_CHECKING:
+    from gre_agent.tools.mcp.source import McpSource
 
 log = logging.getLogger(__name__)
 
@@ -86,25 +90,58 @@ def discover(include_plugins: bool = True) -> dict[str, type[Tool]]:
 
 
 class Registry:
-    """Tool instances sharing one Settings (and so one cache and rate limits)."""
+    """Tool instances sharing one Settings (and so one cache and rate limits).
+
+    `classes` holds the Python tools (built-in and plugins). The tools of the MCP servers
+    in `settings.mcp_servers` join as `<prefix>.<tool>` (`Tool.source == "mcp"`); a server
+    is started or reached only when one of its tools is first asked for.
+    """
 
     def __init__(self, settings: Settings | None = None, include_plugins: bool = True):
         self.settings = settings or load_settings()
         self.classes = discover(include_plugins)
         self._instances: dict[str, Tool] = {}
+        self._mcp: list[McpSource] = []
+        if self.settings.mcp_servers:
+            from gre_agent.tools.mcp.source import McpSource  # imports the MCP SDK
+
+            self._mcp = [McpSource(s, self.settings) for s in self.settings.mcp_servers]
 
     def names(self) -> list[str]:
-        return sorted(self.classes)
+        return sorted([*self.classes, *self.mcp_names()])
+
+    def mcp_names(self) -> list[str]:
+        """Names of the MCP servers' tools (lists each server; one that is down has none)."""
+        own = set(self.classes)
+        return sorted(n for src in self._mcp for n in src.names() if n not in own)
+
+    def _source(self, name: str) -> McpSource | None:
+        return next((src for src in self._mcp if src.owns(name)), None)
 
     def get(self, name: str) -> Tool:
-        if name not in self.classes:
+        if name in self._instances:
+            return self._instances[name]
+        if name in self.classes:
+            tool = self._instances[name] = self.classes[name](self.settings)
+            return tool
+        source = self._source(name)
+        found = source.get(name) if source is not None else None
+        if found is None:
             raise UnknownToolError(name, self.classes)
-        if name not in self._instances:
-            self._instances[name] = self.classes[name](self.settings)
-        return self._instances[name]
+        return found
 
     def __contains__(self, name: object) -> bool:
-        return name in self.classes
+        if name in self.classes:
+            return True
+        if not isinstance(name, str):
+            return False
+        source = self._source(name)
+        return source is not None and source.has(name)
 
     def tools(self) -> list[Tool]:
         return [self.get(n) for n in self.names()]
+
+    def close(self) -> None:
+        """End the sessions of the MCP servers this registry used (reopened on next use)."""
+        for source in self._mcp:
+            source.close()
