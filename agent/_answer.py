@@ -37,6 +37,8 @@ _THINK_BLOCK = re.compile(
 )
 _TAG = re.compile(r"<\s*/?\s*(?:think|answer)\s*>", re.I)
 _WS = re.compile(r"\s+")
+# Typographic quotes around keys and values; ” and ’ right after a digit are DMS marks.
+_TYPO_QUOTES = re.compile(r"[“„«»‹›「」‘‚]|(?<!\d)[”’]")
 
 _HEMI = r"(?:(?i:north|south|east|west)|[NSEW])"
 _DEG_SIGN = r"(?:°|º|˚|(?i:degrees|degree|deg)\b)"
@@ -61,10 +63,13 @@ def _token(p: str, dec: str) -> str:
 
 _PAIR_DOT = re.compile(_token("a", r"\.") + r"(?: ?[,;/|] ?| | ?(?i:and) )" + _token("b", r"\."))
 _PAIR_COMMA = re.compile(_token("a", ",") + r"(?: ?; ?| |, )" + _token("b", ","))
+# Between a key and its value: quotes of every kind (the GRE paper's own figure prints
+# “Latitude”: “-31.28°”), colons, brackets and a few words.
+_Q = "\"'`“”‘’„‚«»‹›「」"
 _KEY_SEP = (
-    r"[\s\"'`*_:=≈~({\[]{0,8}"
+    rf"[\s{_Q}*_:=≈~({{\[]{{0,8}}"
     r"(?:(?i:is|of|approximately|approx\.?|about|around|roughly|at|near|≈)\s+){0,2}"
-    r"[\s\"'`*_:=≈~({\[]{0,4}"
+    rf"[\s{_Q}*_:=≈~({{\[]{{0,4}}"
 )
 _KEY_LAT = re.compile(r"\b(?i:latitude|lat)\b" + _KEY_SEP + _token("a", r"[.,]"))
 _KEY_LON = re.compile(r"\b(?i:longitude|long|lng|lon)\b" + _KEY_SEP + _token("a", r"[.,]"))
@@ -179,7 +184,8 @@ def parse_answer(text: str) -> Coordinates:
         raise AnswerParseError(f"expected text, got {type(text).__name__}", "")
     out_of_range: AnswerParseError | None = None
     for region, strict in _regions(text):
-        region = _WS.sub(" ", region[:_MAX_REGION] if not strict else region[-_MAX_REGION:])
+        region = region[:_MAX_REGION] if not strict else region[-_MAX_REGION:]
+        region = _WS.sub(" ", _TYPO_QUOTES.sub(" ", region))
         if not region.strip():
             continue
         found = _keyed(region, strict) or _pairs(region, strict)

@@ -572,7 +572,7 @@ def _reasoning_fields(model: type[StageModel], text: str, ts: ThinkSections) -> 
             q for s in all_sents if vocab.BRAND_CONTEXT.search(s) for q in ts.quoted if q in s
         ]
         out = {
-            "languages": vocab.languages_in(body),
+            "languages": _text_languages(body, sec.get("textual_clues")),
             "scripts": scripts_named_in(body),
             "brands": list(dict.fromkeys(brand_quotes)),
             "cultural_cues": _matching(all_sents, "cultural_cues"),
@@ -620,6 +620,13 @@ def _place_before(body: str, country: str | None) -> str | None:
     pattern = re.compile(rf"({word}(?:{joint}{word}){{0,4}}),\s+(?:the\s+)?{re.escape(country)}\b")
     found = [m.group(1) for m in pattern.finditer(body)]
     return found[-1] if found else None
+
+
+def _text_languages(body: str, textual: str | None) -> list[str]:
+    """Languages of the text in the image: any the textual clues section names (that is
+    what it is about), then those the rest says of text and signs."""
+    found = vocab.text_languages_in(textual, about_text=True) if textual else []
+    return list(dict.fromkeys([*found, *vocab.text_languages_in(body)]))
 
 
 def _leftover_notes(model: type[StageModel], text: str, ts: ThinkSections) -> str | None:

@@ -117,8 +117,10 @@ def quoted_strings(text: str) -> list[str]:
             inner = m.group(1).strip()
             if not inner or not any(c.isalnum() for c in inner):
                 continue
-            if name_like and not (inner[0].isupper() or inner[0].isdigit()):
-                continue
+            first = inner[0]
+            caseless = first.isalpha() and not first.islower() and not first.isupper()
+            if name_like and not (first.isupper() or first.isdigit() or caseless):
+                continue  # 'quaint': an apostrophe pair or a style word, not a name
             if name_like and len(inner.split()) > 8:
                 continue
             hits.append((m.start(), m.end(), inner))

@@ -203,6 +203,61 @@ def languages_in(text: str) -> list[str]:
     return out
 
 
+# What a language claim must be about: text and signage, not cars, people or food.
+_TEXT_CUE = re.compile(
+    r"\b(?:text|texts|textual|signs?|signage|signboards?|language|languages|script|writing|"
+    r"written|writes|reads?|reading|lettering|letters|inscriptions?|characters|words?|"
+    r"labels?|labell?ed|menu|banners?|billboards?|posters?|spelt|spelled|spelling|alphabet|"
+    r"bilingual|trilingual|monolingual|translat\w*|spoken|speak\w*|names?)\b",
+    re.I,
+)
+# After a language's name, a noun that makes it a nationality adjective instead.
+_NOT_TEXT_NOUN = re.compile(
+    r"\s+(?:[\w-]+\s+){0,2}?(?:cars?|vehicles?|models?|makes?|brands?|tourists?|people|"
+    r"pedestrians?|visitors?|drivers?|residents?|families|family|men|women|children|crowds?|"
+    r"cuisine|food|dishes|restaurants?|architecture|style|houses?|buildings?|roofs?|temples?|"
+    r"shrines?|flags?|trucks?|buses|motorbikes?|scooters?|plates?|design|influence|"
+    r"colonial|era|period|heritage|culture|gardens?|trees?|company|companies|chains?|"
+    r"manufacturers?|imports?|market|products?|goods)\b",
+    re.I,
+)
+_TEXT_NOUN = re.compile(
+    r"\s+(?:text|texts|signs?|signage|script|writing|words?|characters|lettering|language|"
+    r"inscriptions?|labels?|names?|alphabet|spelling)\b",
+    re.I,
+)
+
+
+def text_languages_in(text: str, about_text: bool = False) -> list[str]:
+    """Languages named as the language of text or signage, sentence by sentence.
+
+    "Signs are in Finnish and Swedish" and "Korean text" count; "older Japanese and Korean
+    cars", "Korean tourists" and "a Finnish town" do not. `about_text`: every sentence is
+    about text already (GRE's textual clues section: "Hebrew and English.").
+    """
+    out: list[str] = []
+    for sent in sentences(text):
+        cue = about_text or bool(_TEXT_CUE.search(sent))
+        for m in _LANGUAGE_RE.finditer(sent):
+            rest = sent[m.end() :]
+            if _TEXT_NOUN.match(rest):
+                pass  # "Korean text": about text whatever else the sentence says
+            elif not cue or _NOT_TEXT_NOUN.match(rest) or _listed_before_noun(rest):
+                continue
+            if m.group(1) not in out:
+                out.append(m.group(1))
+    return out
+
+
+def _listed_before_noun(rest: str) -> bool:
+    """ "Japanese and Korean cars": the first of a list takes the noun after the last."""
+    m = re.match(r"(?:\s*(?:,|and|or|&|/)\s*(?:" + "|".join(LANGUAGES) + r"))+", rest)
+    if not m:
+        return False
+    tail = rest[m.end() :]
+    return bool(_NOT_TEXT_NOUN.match(tail)) and not _TEXT_NOUN.match(tail)
+
+
 _LEFT = re.compile(
     r"\b(?:drive|drives|driving|traffic|vehicles?|cars?)\b(?:\s+\w+){0,3}?\s+on\s+the\s+left\b"
     r"|\bleft[- ]hand\s+traffic\b|\bright[- ]hand\s+drive\b|\bkeeps?\s+(?:to\s+the\s+)?left\b"

@@ -99,7 +99,15 @@ _STREET_WORDS = [
     "шоссе",
     "бульвар",
     "вулиця",
+    "οδός",
+    "οδος",
+    "λεωφόρος",
+    "ქუჩა",
+    "გამზირი",
+    "שדרות",
 ]
+# Street words written before the name without a space (Thai) or as a word (Hebrew, Arabic).
+_STREET_PREFIXES = ("ถนน", "רחוב", "شارع", "ซอย")
 # ... and endings of compound street names ("Aleksanterinkatu", "Kungsgatan", "Hauptstraße").
 _STREET_SUFFIXES = (
     "katu",
@@ -110,6 +118,8 @@ _STREET_SUFFIXES = (
     "raitti",
     "ranta",
     "puistikko",
+    "esplanadi",
+    "bulevardi",
     "gatan",
     "vägen",
     "gränd",
@@ -173,6 +183,11 @@ _GENERIC = set(
         "bank",
         "pharmacy",
         "apteekki",
+        "apotek",
+        "apotheke",
+        "pharmacie",
+        "farmacia",
+        "аптека",
         "taxi",
         "bus",
         "police",
@@ -226,18 +241,110 @@ def clean(text: str) -> str:
 
 def is_street(text: str) -> bool:
     low = text.casefold()
-    if _STREET_WORD_RE.search(text):
+    if _STREET_WORD_RE.search(text) or text.startswith(_STREET_PREFIXES):
         return True
     return any(w.endswith(s) and len(w) > len(s) + 2 for w in low.split() for s in _STREET_SUFFIXES)
 
 
 def is_checkable(text: str) -> bool:
-    if not 3 <= len(text) <= 60 or _NUMBERISH.match(text):
+    shortest = 2 if _caseless(text) else 3  # "新宿", "서울": two characters make a name
+    if not shortest <= len(text) <= 60 or _NUMBERISH.match(text):
         return False
     if not any(ch.isalpha() for ch in text):
         return False
+    if is_sentence(text) or is_style_word(text):
+        return False
     words = text.casefold().split()
     return not (len(words) > 5 or all(w in _GENERIC for w in words))
+
+
+_SENTENCE_END = re.compile(r"[.!?…]$")
+_LOWER_WORD = re.compile(r"(?<!\S)[a-zà-ÿ][a-zà-ÿ'’-]*(?!\S)")
+
+
+# Lower-case words of the model's own descriptions ("signs show ... and ...", "the
+# signage is Spanish"); the verbs among them make a text a sentence about the image.
+_DESCRIBING = frozenset(
+    {
+        "is",
+        "are",
+        "was",
+        "were",
+        "show",
+        "shows",
+        "showing",
+        "reads",
+        "read",
+        "reading",
+        "says",
+        "say",
+        "written",
+        "appears",
+        "appear",
+        "signs",
+        "sign",
+        "signage",
+        "text",
+        "visible",
+    }
+)
+_FUNCTION = frozenset(["in", "and", "or", "with", "of", "the", "a", "an", "to", "be"])
+
+
+def is_sentence(text: str) -> bool:
+    """A sentence the model wrote, not a text it read: "The signs are in Finnish."."""
+    words = text.split()
+    if len(words) >= 3 and _SENTENCE_END.search(text.rstrip("\"”»')")):
+        return True
+    lower = _LOWER_WORD.findall(text)
+    verbs = sum(w in _DESCRIBING for w in lower)
+    if len(words) >= 3 and verbs and verbs + sum(w in _FUNCTION for w in lower) >= 2:
+        return True
+    return len(words) >= 4 and len(lower) >= 3
+
+
+def is_style_word(text: str) -> bool:
+    """A quoted description ("country pub", "quaint"): Latin letters, all lower case, no
+    digits, not a street. Signs are written with capitals (or in a script without case)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters or any(ch.isdigit() for ch in text) or not text.islower():
+        return False
+    return all(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters) and (
+        not is_street(text)
+    )
+
+
+def _caseless(text: str) -> bool:
+    """The first letter belongs to a script without case (Hangul, CJK, Thai, Arabic...)."""
+    first = next((ch for ch in text if ch.isalpha()), "")
+    return bool(first) and not first.isupper() and not first.islower()
+
+
+# Words that make a text a business's name ("Pizzeria Roma", "Hotel Helsinki"): a place
+# name inside it says less than a road sign does.
+_BUSINESS = re.compile(
+    r"(?<!\w)(?:hotel|hostel|motel|inn|pizzeria|pizza|restaurant|ristorante|ravintola|"
+    r"trattoria|café|cafe|caffè|kahvila|bar|pub|bistro|grill|kebab|sushi|bakery|bäckerei|"
+    r"boulangerie|salon|studio|shop|store|market|mart|supermarket|pharmacy|apotek|apteekki|"
+    r"bank|pankki|clinic|dental|auto|motors|garage|taxi|tours?|travel|photo|fitness|gym|"
+    r"kiosk|kioski|boutique|fashion|ltd|inc|gmbh|oy|ab|as|llc|co\.?)(?!\w)",
+    re.I,
+)
+_ROAD_SIGN = re.compile(r"(?:←|→|↑|↓|\b\d+(?:[.,]\d+)?\s*(?:km|mi)\b)", re.I)
+_DISTANCE_KM = re.compile(r"\b(\d{1,4}(?:[.,]\d{1,2})?)\s*(km|mi)\b", re.I)
+
+TEXT_KINDS = ("road_sign", "street", "address", "business", "shop", "landmark", "sign")
+
+
+def text_kind(raw: str, text: str, from_shops: bool = False) -> str:
+    """Where a text came from, as far as its wording shows (see TEXT_KINDS)."""
+    if _ROAD_SIGN.search(raw):
+        return "road_sign"
+    if is_street(text):
+        return "address" if _HOUSE_NUMBER.search(text) else "street"
+    if _BUSINESS.search(text):
+        return "business"
+    return "shop" if from_shops else "sign"
 
 
 @dataclass
@@ -249,6 +356,11 @@ class Claims:
     driving_side: str | None = None
     languages: list[str] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)  # distinctive scripts (not Latin)
+    # Where each street, name, place and landmark text came from (one of TEXT_KINDS):
+    # "Pizzeria <City>" (business) must weigh less than a road sign naming <City>.
+    kinds: dict[str, str] = field(default_factory=dict)
+    # Road-sign distances read beside a text, in km ("Lahti 103 km" -> {"Lahti": 103.0}).
+    distances: dict[str, float] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (
@@ -282,20 +394,31 @@ def extract(
             text = clean(piece)
             if not is_checkable(text):
                 continue
+            kind = text_kind(piece, text)
+            if distance := _DISTANCE_KM.search(piece):
+                km = float(distance.group(1).replace(",", "."))
+                claims.distances.setdefault(
+                    text, km * (1.609344 if distance.group(2).lower() == "mi" else 1.0)
+                )
             if is_street(text):
-                _add(claims.streets, _HOUSE_NUMBER.sub("", text))
+                street = _HOUSE_NUMBER.sub("", text)
+                _add(claims.streets, street)
+                claims.kinds.setdefault(street, kind)
             else:
                 _add(claims.names, text)
-                if len(text.split()) <= 3 and text[:1].isupper():
+                claims.kinds.setdefault(text, kind)
+                if len(text.split()) <= 3 and (text[:1].isupper() or _caseless(text)):
                     _add(claims.places, text)
     for raw in details.shops_brands:
         text = clean(raw)
         if is_checkable(text) and len(text.split()) <= 4:
             _add(claims.names, text)
+            claims.kinds.setdefault(text, text_kind(raw, text, from_shops=True))
     for raw in details.landmarks:
         text = clean(raw)
         if is_checkable(text) and len(text.split()) <= 6:
             _add(claims.landmarks, text)
+            claims.kinds.setdefault(text, "landmark")
     # Scripts from the letters themselves (the model may not name them), then its own words.
     for raw in (*texts, *details.shops_brands, *details.landmarks):
         for script in scripts_in(raw):
