@@ -10,6 +10,11 @@ collapsible box while it works). Right: the current answer, a map of hypotheses,
 and answer (a folium page in an iframe, Leaflet inlined: nothing from a CDN), and the
 evidence list. Above: the session selector (new / resume / delete).
 
+Security (issue 16): photos come only from uploads (`/image PATH` opens nothing on the
+server and says nothing about the path); sessions belong to the browser that made them (a
+signed owner id in the browser's storage, `gr.BrowserState`) unless `share_sessions`, the
+single-user mode in which every browser sees every session, terminal ones included.
+
 The handlers are the methods of `WebChat`, async generators and coroutines that tests call
 directly; `build_app` only wires them to components. Gradio is imported here, and this
 module is imported only by `gre web`, so the rest of `gre` starts without it.
@@ -19,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -47,8 +55,15 @@ from gre_agent.cli.web_view import (
 from gre_agent.core.images import ImageError, check_image
 
 EMPTY_MESSAGE = "Type a question or a hint, or attach a photo (the paperclip button) to locate it."
+STREAM_EVERY_S = 0.25  # at most this often, the progress box shows the text streamed
 WORKING = "Locating the photo…"
 MAX_UPLOAD = "50mb"  # larger uploads are refused by Gradio before any handler runs
+UPLOADS_ONLY = (
+    "In the web chat, photos come only from uploads: attach one with the paperclip button "
+    "(/image PATH is for the terminal chat, `gre chat`)."
+)
+NOT_AVAILABLE = "That session is not available here: start a new one."
+OWNER_KEY = "gre-owner"  # the browser storage key of the signed owner id
 
 CSS = """
 .gre-no-map {padding: 2em; color: #777; border: 1px dashed #bbb; border-radius: 8px;}
@@ -65,6 +80,12 @@ def reply_markdown(text: str, error: bool = False) -> str:
     return f"⚠️ {body}" if error else body
 
 
+def is_image_command(text: str) -> bool:
+    """Whether a message is the terminal's `/image PATH` (decided without touching a path)."""
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "/image"
+
+
 def _file_path(item: Any) -> str | None:
     if isinstance(item, str):
         return item
@@ -75,11 +96,25 @@ def _file_path(item: Any) -> str | None:
 
 class WebChat:
     """The web chat's state and handlers; one per server, its service opened on Gradio's
-    event loop at first use."""
+    event loop at first use.
 
-    def __init__(self, service: Any, *, tiles: str | None = None):
+    With `share_sessions` every browser sees every session (one user); without it each
+    session belongs to the browser that made it: handlers get the browser's owner token
+    (`new_token`, signed with `secret`) and only the owner lists, opens, resumes, deletes or
+    writes to a session."""
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        tiles: str | None = None,
+        share_sessions: bool = True,
+        secret: bytes | None = None,
+    ):
         self.chat = service  # a graphs.chat.ChatService, opened at first use
         self.tiles = tiles
+        self.share_sessions = share_sessions
+        self._secret = secret or secrets.token_bytes(32)
         self._open = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
@@ -106,13 +141,51 @@ class WebChat:
         with contextlib.suppress(FutureTimeout, RuntimeError):
             asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout)
 
+    # --- owners -------------------------------------------------------------------------
+
+    def _sign(self, owner: str) -> str:
+        return hmac.new(self._secret, owner.encode(), hashlib.sha256).hexdigest()
+
+    def new_token(self) -> str:
+        """A new browser's token: a random owner id and its signature."""
+        owner = secrets.token_hex(16)
+        return f"{owner}.{self._sign(owner)}"
+
+    def owner_of(self, token: Any) -> str | None:
+        """The owner id of a token this server signed; None for anything else."""
+        if not isinstance(token, str) or token.count(".") != 1:
+            return None
+        owner, signature = token.split(".")
+        return owner if hmac.compare_digest(signature, self._sign(owner)) else None
+
+    async def _may_use(self, session_id: str, token: Any) -> bool:
+        if self.share_sessions:
+            return True
+        owner = self.owner_of(token)
+        svc = await self.service()
+        return owner is not None and await svc.owner_of(session_id) == owner
+
+    async def _take(self, session_id: str, token: Any) -> bool:
+        """Whether this browser may write to the session; a new session becomes its own."""
+        if self.share_sessions:
+            return True
+        owner = self.owner_of(token)
+        if owner is None:
+            return False
+        svc = await self.service()
+        if await svc.owner_of(session_id) is None and not await svc.exists(session_id):
+            await svc.claim(session_id, owner)
+        return await svc.owner_of(session_id) == owner
+
     # --- sessions -----------------------------------------------------------------------
 
-    async def choices(self, current: str | None = None) -> list[tuple[str, str]]:
-        """(label, id) of every session, newest first; `current` included even if new."""
+    async def choices(self, current: str | None = None, token: Any = None) -> list[tuple[str, str]]:
+        """(label, id) of every session this browser may see, newest first; `current`
+        included even if new."""
         svc = await self.service()
+        owner = None if self.share_sessions else (self.owner_of(token) or "")
         out = []
-        for info in await svc.sessions():
+        for info in await svc.sessions(owner=owner):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
             title = info.title or "(untitled)"
             flag = " · interrupted" if info.interrupted else ""
@@ -121,11 +194,13 @@ class WebChat:
             out.insert(0, ("new session", current))
         return out
 
-    async def new_session(self) -> tuple[Any, list[dict[str, Any]], str, str, str, Any]:
+    async def new_session(
+        self, token: Any = None
+    ) -> tuple[Any, list[dict[str, Any]], str, str, str, Any]:
         svc = await self.service()
         sid = svc.new_session_id()
         return (
-            gr.Dropdown(choices=await self.choices(sid), value=sid),
+            gr.Dropdown(choices=await self.choices(sid, token), value=sid),
             [],
             answer_markdown(None),
             evidence_markdown([]),
@@ -134,11 +209,15 @@ class WebChat:
         )
 
     async def open_session(
-        self, session_id: str | None
+        self, session_id: str | None, token: Any = None
     ) -> tuple[list[dict[str, Any]], str, str, str, Any]:
         """A session's conversation and panels (to resume it)."""
         if not session_id:
             return [], answer_markdown(None), evidence_markdown([]), NO_MAP, gr.Button()
+        if not await self._may_use(session_id, token):
+            refused = [{"role": "assistant", "content": f"⚠️ {NOT_AVAILABLE}"}]
+            hidden = gr.Button(visible=False)
+            return refused, answer_markdown(None), evidence_markdown([]), NO_MAP, hidden
         svc = await self.service()
         history: list[dict[str, Any]] = []
         for turn in await svc.history(session_id):
@@ -162,14 +241,18 @@ class WebChat:
         return history, answer, evidence, map_html, gr.Button(visible=interrupted)
 
     async def load(
-        self, request: gr.Request | None = None
-    ) -> tuple[Any, list[dict[str, Any]], str, str, str, Any]:
-        """Page load: the session named by `?session=ID` if it exists, else a new one."""
+        self, request: gr.Request | None = None, token: Any = None
+    ) -> tuple[Any, list[dict[str, Any]], str, str, str, Any, Any]:
+        """Page load: the session named by `?session=ID` if it exists (and is this
+        browser's), else a new one; last, the browser's owner token (a new one if it had
+        none this server signed)."""
+        if not self.share_sessions and self.owner_of(token) is None:
+            token = self.new_token()
         wanted = (request.query_params.get("session") if request is not None else None) or ""
         svc = await self.service()
-        if wanted and await svc.exists(wanted):
-            chat, answer, evidence, map_html, resume = await self.open_session(wanted)
-            choices = await self.choices(wanted)
+        if wanted and await svc.exists(wanted) and await self._may_use(wanted, token):
+            chat, answer, evidence, map_html, resume = await self.open_session(wanted, token)
+            choices = await self.choices(wanted, token)
             return (
                 gr.Dropdown(choices=choices, value=wanted),
                 chat,
@@ -177,15 +260,16 @@ class WebChat:
                 evidence,
                 map_html,
                 resume,
+                token,
             )
-        return await self.new_session()
+        return (*await self.new_session(token), token)
 
     async def delete_session(
-        self, session_id: str | None
+        self, session_id: str | None, token: Any = None
     ) -> tuple[Any, list[dict[str, Any]], str, str, str, Any]:
-        if session_id:
+        if session_id and await self._may_use(session_id, token):
             await (await self.service()).delete(session_id)
-        return await self.new_session()
+        return await self.new_session(token)
 
     async def panels(self, session_id: str) -> tuple[str, str, str]:
         """Answer, evidence and map of the session's last GRE run."""
@@ -233,7 +317,11 @@ class WebChat:
         return text
 
     async def respond(
-        self, message: dict[str, Any] | None, session_id: str | None, history: list[Any] | None
+        self,
+        message: dict[str, Any] | None,
+        session_id: str | None,
+        history: list[Any] | None,
+        token: Any = None,
     ) -> AsyncIterator[Outputs]:
         """One user message: stream the agent's stages, then the reply and the panels."""
         history = list(history or [])
@@ -247,8 +335,17 @@ class WebChat:
             history.append({"role": "assistant", "content": f"⚠️ {EMPTY_MESSAGE}"})
             yield history, cleared, keep, keep, keep, keep
             return
+        if is_image_command(text):  # no server path is opened, or even looked at
+            history.append({"role": "user", "content": esc(text)})
+            history.append({"role": "assistant", "content": f"⚠️ {esc(UPLOADS_ONLY)}"})
+            yield history, cleared, keep, keep, keep, keep
+            return
         svc = await self.service()
         sid = session_id or svc.new_session_id()
+        if not await self._take(sid, token):
+            history.append({"role": "assistant", "content": f"⚠️ {NOT_AVAILABLE}"})
+            yield history, cleared, keep, keep, keep, keep
+            return
         show = await asyncio.to_thread(self._showable, image) if image else False
         history += self._user_messages(text, image, show)
         if len(files) > 1:
@@ -256,32 +353,51 @@ class WebChat:
                 {"role": "assistant", "content": "Only the first photo of a message is used."}
             )
         yield history, cleared, keep, keep, keep, keep
-        async for out in self._stream(svc.send(sid, text, image), sid, history, image):
+        async for out in self._stream(svc.send(sid, text, image), sid, history, image, token):
             yield out
 
-    async def resume(self, session_id: str | None, history: list[Any] | None) -> AsyncIterator[Any]:
+    async def resume(
+        self, session_id: str | None, history: list[Any] | None, token: Any = None
+    ) -> AsyncIterator[Any]:
         """Finish an answer cut off by a crash, from its last completed stage."""
         history = list(history or [])
         svc = await self.service()
-        if not session_id or not await svc.interrupted(session_id):
+        if (
+            not session_id
+            or not await self._may_use(session_id, token)
+            or not await svc.interrupted(session_id)
+        ):
             history.append({"role": "assistant", "content": "Nothing to resume here."})
             yield (history, *[gr.skip()] * 5, gr.Button(visible=False))
             return
-        async for out in self._stream(svc.resume(session_id), session_id, history, None):
+        async for out in self._stream(svc.resume(session_id), session_id, history, None, token):
             yield (*out, gr.Button(visible=False))
 
     async def _stream(
-        self, events: AsyncIterator[Any], sid: str, history: list[Any], upload: str | None
+        self,
+        events: AsyncIterator[Any],
+        sid: str,
+        history: list[Any],
+        upload: str | None,
+        token: Any = None,
     ) -> AsyncIterator[Outputs]:
         keep = gr.skip()
         stages: list[tuple[str, str]] = []
         box: dict[str, Any] | None = None
-        t0 = time.perf_counter()
+        t0 = shown = time.perf_counter()
+        writing = ""  # the model's text of the call in progress (streamed)
         reply = None
         try:
             async for event in events:
-                if event.type == "progress":
-                    stages.append((event.stage or "", event.text))
+                if event.type in ("progress", "text"):
+                    if event.type == "progress":
+                        stages.append((event.stage or "", event.text))
+                        writing = ""
+                    else:
+                        writing += event.text
+                        if time.perf_counter() - shown < STREAM_EVERY_S:
+                            continue  # a browser update per piece would flood the page
+                    shown = time.perf_counter()
                     if box is None:
                         box = {
                             "role": "assistant",
@@ -289,7 +405,7 @@ class WebChat:
                             "metadata": {"title": WORKING, "status": "pending"},
                         }
                         history.append(box)
-                    box["content"] = progress_markdown(stages)
+                    box["content"] = progress_markdown(stages, writing)
                     yield history, keep, keep, keep, keep, keep
                 else:
                     reply = event.reply
@@ -308,7 +424,7 @@ class WebChat:
             )
         answer, evidence, map_html = await self.panels(sid)
         # the selector shows this session (new: now with its title) among the others
-        session = gr.Dropdown(choices=await self.choices(sid), value=sid)
+        session = gr.Dropdown(choices=await self.choices(sid, token), value=sid)
         yield history, keep, answer, evidence, map_html, session
 
 
@@ -350,20 +466,25 @@ def build_app(web: WebChat, title: str = "gre-agent: where was this photo taken?
                 answer = gr.Markdown(answer_markdown(None), elem_id="gre-answer")
                 map_html = gr.HTML(NO_MAP, elem_id="gre-map")
                 evidence = gr.Markdown(evidence_markdown([]), elem_id="gre-evidence")
+        # the browser's signed owner id, kept in its local storage across visits
+        owner = gr.BrowserState(None, storage_key=OWNER_KEY)
         panels = [answer, evidence, map_html]
         page = [session, chat, *panels, resume]
-        demo.load(web.load, None, page)
-        new.click(web.new_session, None, page)
-        delete.click(web.delete_session, session, page)
-        session.input(web.open_session, session, [chat, *panels, resume])
+        demo.load(web.load, owner, [*page, owner])
+        new.click(web.new_session, owner, page)
+        delete.click(web.delete_session, [session, owner], page)
+        session.input(web.open_session, [session, owner], [chat, *panels, resume])
         # progress shows on the conversation only: the input box stays visible meanwhile
         # (a second message waits: submit triggers once at a time)
         box.submit(
-            web.respond, [box, session, chat], [chat, box, *panels, session], show_progress_on=chat
+            web.respond,
+            [box, session, chat, owner],
+            [chat, box, *panels, session],
+            show_progress_on=chat,
         )
         resume.click(
             web.resume,
-            [session, chat],
+            [session, chat, owner],
             [chat, box, *panels, session, resume],
             show_progress_on=chat,
         )
@@ -371,9 +492,16 @@ def build_app(web: WebChat, title: str = "gre-agent: where was this photo taken?
 
 
 def launch(
-    web: WebChat, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True
+    web: WebChat,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    auth: tuple[str, str] | None = None,
+    max_file_size: str | int = MAX_UPLOAD,
 ) -> gr.Blocks:
-    """Serve the page; nothing is shared or fetched from the internet."""
+    """Serve the page; nothing is shared or fetched from the internet. `auth`: one
+    user name and password (HTTP basic login through Gradio's login page)."""
     demo = build_app(web)
     # resumed sessions show their photos from the service's store
     svc_dirs = [str(web.chat.images_dir)] if getattr(web.chat, "images_dir", None) else []
@@ -387,7 +515,8 @@ def launch(
         ssr_mode=False,
         quiet=True,
         show_error=True,
-        max_file_size=MAX_UPLOAD,
+        max_file_size=max_file_size,
+        auth=auth,
         allowed_paths=svc_dirs,
         footer_links=[],
         css=CSS,

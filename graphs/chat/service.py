@@ -49,10 +49,19 @@ import aiosqlite
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from gre_agent.core.text import safe_text
 from gre_agent.graphs.chat.context import ChatContext
 from gre_agent.graphs.chat.events import ChatEvent, Reply, SessionInfo, Turn
 
 __all__ = ["ChatService", "default_db_path"]
+
+# Who owns a session (the web server's signed browser ids); terminal sessions have no row.
+_OWNERS_SQL = """
+CREATE TABLE IF NOT EXISTS chat_owners (
+    session_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL
+)
+"""
 
 _SESSIONS_SQL = """
 CREATE TABLE IF NOT EXISTS chat_sessions (
@@ -109,6 +118,7 @@ class ChatService:
         saver = AsyncSqliteSaver(self._conn)
         await saver.setup()
         await self._conn.execute(_SESSIONS_SQL)
+        await self._conn.execute(_OWNERS_SQL)
         await self._conn.commit()
         self._graph = build_graph(checkpointer=saver)
         return self
@@ -166,6 +176,7 @@ class ChatService:
     ) -> AsyncIterator[ChatEvent]:
         """One user message (text and/or a photo): progress events, then the reply."""
         config = self._config(session_id)
+        text = safe_text(text or "")  # a browser may send lone surrogates; SQLite refuses them
         stored = self.store_image(image) if image else None
         extra = {"image": stored} if stored else {}
         message = HumanMessage(content=text or "", additional_kwargs=extra)
@@ -195,11 +206,12 @@ class ChatService:
                 durability="sync",
             ):
                 if mode == "custom":
+                    streamed = "delta" in chunk
                     yield ChatEvent(
-                        type="progress",
+                        type="text" if streamed else "progress",
                         session_id=session_id,
                         stage=chunk.get("stage"),
-                        text=chunk.get("text", ""),
+                        text=chunk.get("delta" if streamed else "text", ""),
                     )
                 else:
                     values = chunk
@@ -239,13 +251,34 @@ class ChatService:
         ) as cur:
             return await cur.fetchone() is not None
 
-    async def sessions(self) -> list[SessionInfo]:
-        """All sessions, most recently used first."""
-        _ = self.graph
+    async def claim(self, session_id: str, owner: str) -> str:
+        """Give a session an owner unless it has one; the session's owner."""
+        assert self._conn is not None
+        await self._conn.execute(
+            "INSERT OR IGNORE INTO chat_owners (session_id, owner) VALUES (?, ?)",
+            (session_id, owner),
+        )
+        await self._conn.commit()
+        return await self.owner_of(session_id) or owner
+
+    async def owner_of(self, session_id: str) -> str | None:
         assert self._conn is not None
         async with self._conn.execute(
-            "SELECT id, title, created, updated FROM chat_sessions ORDER BY updated DESC"
+            "SELECT owner FROM chat_owners WHERE session_id = ?", (session_id,)
         ) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def sessions(self, owner: str | None = None) -> list[SessionInfo]:
+        """All sessions (with `owner`: only that owner's), most recently used first."""
+        _ = self.graph
+        assert self._conn is not None
+        sql = "SELECT id, title, created, updated FROM chat_sessions"
+        args: tuple[str, ...] = ()
+        if owner is not None:
+            sql += " WHERE id IN (SELECT session_id FROM chat_owners WHERE owner = ?)"
+            args = (owner,)
+        async with self._conn.execute(sql + " ORDER BY updated DESC", args) as cur:
             rows = await cur.fetchall()
         out = []
         for sid, title, created, updated in rows:
@@ -290,6 +323,7 @@ class ChatService:
         await self.graph.checkpointer.adelete_thread(str(session_id))
         assert self._conn is not None
         await self._conn.execute("DELETE FROM chat_sessions WHERE id = ?", (session_id,))
+        await self._conn.execute("DELETE FROM chat_owners WHERE session_id = ?", (session_id,))
         await self._conn.commit()
         return known
 
