@@ -40,6 +40,27 @@ id, /quit (or Ctrl-D) leaves; the session is kept."""
 # --- rendering -------------------------------------------------------------------------------
 
 
+class EventPrinter:
+    """Prints a turn's events: the model's text as it is written (dim), a line per finished
+    stage, then the reply."""
+
+    def __init__(self) -> None:
+        self.midline = False  # streamed text that has not ended its line yet
+
+    def __call__(self, event: Any) -> None:
+        if event.type == "text":
+            console.print(event.text, end="", style="dim", markup=False, highlight=False)
+            self.midline = not event.text.endswith("\n")
+            return
+        if self.midline:
+            console.print()
+            self.midline = False
+        if event.type == "progress":
+            print_progress(event)
+        else:
+            print_reply(event.reply)
+
+
 def print_progress(event: Any) -> None:
     console.print(f"  [green]✓[/] [cyan]{event.stage or '':<10}[/] {escape(event.text)}")
 
@@ -107,21 +128,17 @@ class Chat:
         self.tiles = tiles
 
     async def send(self, text: str = "", image: str | None = None) -> None:
+        show = EventPrinter()
         async for event in self.service.send(self.session_id, text, image=image):
-            if event.type == "progress":
-                print_progress(event)
-            else:
-                print_reply(event.reply)
+            show(event)
 
     async def resume(self) -> None:
         if not await self.service.interrupted(self.session_id):
             console.print("Nothing to resume: the last answer is complete.")
             return
+        show = EventPrinter()
         async for event in self.service.resume(self.session_id):
-            if event.type == "progress":
-                print_progress(event)
-            else:
-                print_reply(event.reply)
+            show(event)
 
     async def write_map(self, arg: str) -> None:
         from gre_agent.core.settings import load_settings
@@ -269,6 +286,7 @@ def chat_cmd(
         replay_path=str(replay) if replay else None,
         offline=offline,
         stages=stages,
+        stream_text=True,
         recheck=recheck,
         trace_dir=str(settings.home / "traces" / "chat"),
         **extra,

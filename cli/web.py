@@ -138,6 +138,7 @@ def web_cmd(
         "replay_path": str(replay) if replay else None,
         "offline": offline,
         "stages": stages,
+        "stream_text": True,
     }
     web = make_web_chat(
         backend_obj=backend_obj,

@@ -51,9 +51,18 @@ def esc_links(text: str) -> str:
     return "\n".join(out)
 
 
-def progress_markdown(lines: list[tuple[str, str]]) -> str:
-    """The agent's finished stages so far, one line each."""
-    return "\n".join(f"- ✓ **{esc(stage)}** {esc(text)}" for stage, text in lines)
+WRITING_SHOWN = 600  # characters of the model's text in progress shown while it writes
+
+
+def progress_markdown(lines: list[tuple[str, str]], writing: str = "") -> str:
+    """The agent's finished stages so far, one line each, then the end of what the model
+    is writing now (quoted)."""
+    done = "\n".join(f"- ✓ **{esc(stage)}** {esc(text)}" for stage, text in lines)
+    if not writing.strip():
+        return done
+    tail = writing[-WRITING_SHOWN:]
+    quoted = "\n".join(f"> {esc(line)}" if line.strip() else ">" for line in tail.splitlines())
+    return f"{done}\n\n_The model is writing:_\n\n{quoted}".lstrip()
 
 
 def answer_markdown(prediction: dict[str, Any] | None, error: str | None = None) -> str:

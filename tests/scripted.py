@@ -6,7 +6,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gre_agent.agent.backends import BaseBackend, Completion, Message, Usage, as_messages
+from gre_agent.agent.backends import (
+    BaseBackend,
+    Completion,
+    Message,
+    Usage,
+    as_messages,
+    emit_text,
+)
 
 STAGES = {
     "Stage 1 of 6": "scene",
@@ -52,14 +59,15 @@ class ScriptedBackend(BaseBackend):
         if callable(answer):
             answer = answer(msgs)
         if isinstance(answer, Completion):
-            return answer
+            return emit_text(kwargs.get("on_text"), answer)
         prompt_tokens = sum(len(re.findall(r"\S+", m.text)) for m in msgs)
-        return Completion(
+        completion = Completion(
             text=answer,
             backend="scripted",
-            model="scripted",
+            model=self.model,
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(answer.split())),
         )
+        return emit_text(kwargs.get("on_text"), completion)
 
     def stages(self) -> list[str]:
         return [s for s, _ in self.calls]

@@ -268,3 +268,44 @@ def test_model_router_classifies_what_the_rules_cannot(tmp_path, photo, registry
             assert plain.intent == "chat"
 
     asyncio.run(main())
+
+
+def test_the_models_text_streams_into_the_chat_as_it_is_written(tmp_path, photo, registry):
+    backend = ScriptedBackend(script())
+
+    async def main():
+        async with service(tmp_path, backend, registry, stream_text=True) as chat:
+            return [e async for e in chat.send("s1", "", image=photo)]
+
+    events = asyncio.run(main())
+    assert events[-1].type == "reply"
+    texts = [e for e in events if e.type == "text"]
+    assert texts, "no streamed text"
+    # each model call's text comes before the line of the stage that read it
+    kinds = [(e.type, e.stage) for e in events]
+    assert kinds.index(("text", "scene")) < kinds.index(("progress", "scene"))
+    scene_text = "".join(e.text for e in texts if e.stage == "scene")
+    assert scene_text == script()["scene"]
+
+
+def test_streamed_pieces_from_an_openai_server_reach_the_chat(tmp_path, photo, registry):
+    from gre_agent.agent.backends import OpenAIBackend
+    from gre_agent.core.settings import ModelSettings
+    from tests.fake_openai import FakeOpenAIServer
+
+    server = FakeOpenAIServer().start()  # answers "echo: <the prompt>", a word a piece
+    try:
+        backend = OpenAIBackend(ModelSettings(max_tokens=64), base_urls=[server.url])
+
+        async def main():
+            async with service(tmp_path, backend, registry, stream_text=True, max_rounds=0) as chat:
+                events = [e async for e in chat.send("s1", "", image=photo)]
+            await backend.aclose()
+            return events
+
+        events = asyncio.run(main())
+    finally:
+        server.stop()
+    first = [e.text for e in events if e.type == "text" and e.stage == "single_pass"]
+    assert len(first) > 1, "the answer arrived in one piece: not streamed"
+    assert "".join(first).startswith("echo: Where was this photo taken?")

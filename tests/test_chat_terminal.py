@@ -5,7 +5,6 @@ fake OpenAI-compatible server answering each stage from a script."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -31,14 +30,16 @@ class StageServer(FakeOpenAIServer):
         super().__init__()
         self.answers = answers
 
-    def answer(self, body: dict[str, Any], mode: str) -> tuple[int, bytes]:
+    def completion(self, body: dict[str, Any], mode: str) -> dict[str, Any]:
+        # both paths, plain JSON and streamed (SSE), answer from this completion
         text = _user_text(body)
         stage = next((s for marker, s in STAGES.items() if marker in text), None)
         content = self.answers.get(stage, "")
         content = content([]) if callable(content) else content
-        data = {
+        return {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
+            "created": 0,
             "model": self.name,
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": content},
@@ -46,7 +47,6 @@ class StageServer(FakeOpenAIServer):
             ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }  # fmt: skip
-        return 200, json.dumps(data).encode()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ to the callback as it is written (the openai backend streams it over SSE; `ttft_
 completion); `usage.cached_tokens` is the prompt's part the server's prefix cache held.
 """
 
-from ._base import BaseBackend, ModelBackend, TextCallback, extract_tool_calls
+from ._base import BaseBackend, ModelBackend, TextCallback, emit_text, extract_tool_calls
 from ._errors import ModelError
 from ._factory import backend_from_options, make_backend
 from ._images import fit_image, load_image, smart_size, to_data_url
@@ -54,6 +54,7 @@ __all__ = [
     "Usage",
     "as_messages",
     "backend_from_options",
+    "emit_text",
     "extract_tool_calls",
     "fit_image",
     "load_image",

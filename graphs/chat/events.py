@@ -51,12 +51,17 @@ class Reply(BaseModel):
 
 
 class ChatEvent(BaseModel):
-    """One item of `ChatService.send`'s stream: progress lines, then one reply."""
+    """One item of `ChatService.send`'s stream: the model's text as it is written (when the
+    context streams text), progress lines, then one reply."""
 
-    type: Literal["progress", "reply"]
+    type: Literal["text", "progress", "reply"]
     session_id: str
-    stage: str | None = Field(None, description="progress: the GRE node that finished.")
-    text: str = Field("", description="progress: one line on what the stage produced.")
+    stage: str | None = Field(
+        None, description="progress: the GRE node that finished; text: the model call's stage."
+    )
+    text: str = Field(
+        "", description="progress: one line on what the stage produced; text: the next piece."
+    )
     reply: Reply | None = Field(None, description="reply: the answer.")
 
 

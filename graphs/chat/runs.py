@@ -217,8 +217,11 @@ async def run_agent(
     error = None
     try:
         async for mode, chunk in graph.astream(
-            inputs, context=ctx, stream_mode=["updates", "values"]
+            inputs, context=ctx, stream_mode=["updates", "values", "custom"]
         ):
+            if mode == "custom":  # the model's text as it is written (ctx.stream_text)
+                writer(chunk)
+                continue
             if mode == "values":
                 values = dict(chunk)
                 if found_base is None and values.get("semantics") and not values.get("hypotheses"):

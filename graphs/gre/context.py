@@ -61,6 +61,10 @@ class Context:
     calibration: str | None = None
     """A calibration file from `gre eval calibrate`; None takes settings.calibration."""
 
+    stream_text: bool = False
+    """Send the model's text as it is written, as custom stream events {"stage", "delta"}
+    (`stream_mode="custom"`): the chats show the reasoning live. Streams from the server."""
+
     max_tokens: int | None = None
     """Per model call; None takes settings.model.max_tokens."""
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+
+from langgraph.config import get_stream_writer
 
 from gre_agent.agent.backends import (
     Message,
@@ -82,6 +85,8 @@ async def ask(
         kwargs: dict[str, Any] = {"tools": tools} if tools else {}
         if ctx.max_tokens:
             kwargs["max_tokens"] = ctx.max_tokens
+        if ctx.stream_text:
+            kwargs["on_text"] = _text_writer(stage)
         completion = await backend.complete(msgs, **kwargs)
     except ModelError as exc:
         error = ModelErrorEvent(
@@ -97,6 +102,17 @@ async def ask(
         recorded["tools"] = tools
     event = model_call_event(msgs, completion, tools, **recorded).model_dump(mode="json")
     return completion.model_dump(mode="json"), event
+
+
+def _text_writer(stage: str) -> Callable[[str], None]:
+    """Model text as it is written, as custom stream events {"stage", "delta"}."""
+    writer = get_stream_writer()
+
+    def write(delta: str) -> None:
+        if delta:
+            writer({"stage": stage, "delta": delta})
+
+    return write
 
 
 def _plain(message: Message) -> dict[str, Any]:
