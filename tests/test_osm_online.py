@@ -126,7 +126,9 @@ def test_find_named_around_and_bbox_order(tmp_path: Path, httpserver: HTTPServer
     assert [f.name for f in by_name] == ["Java", "Cafe Java"]  # exact match first
     assert all(f.distance_m is None for f in by_name)
     near = run(tool, {"name": "java", "around": {**CENTRE, "radius_m": 500}})
-    assert [f.name for f in near.result.features] == ["Cafe Java", "Java"]
+    # issue 12: the exact name first even around a point, though "Cafe Java" is nearer
+    assert [f.name for f in near.result.features] == ["Java", "Cafe Java"]
+    assert near.result.features[0].distance_m > near.result.features[1].distance_m
 
 
 def test_street_intersection_online(tmp_path: Path, httpserver: HTTPServer) -> None:

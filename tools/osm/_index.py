@@ -423,6 +423,44 @@ class OsmIndex:
                     break
         return self._features(kept)
 
+    def _nearest_named(
+        self,
+        candidates: list[_Candidate],
+        name: str,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        limit: int,
+    ) -> list[Feature]:
+        """Exact name matches first, then prefix, then substring; nearest first in each.
+
+        "<Name>" must come before a nearer "<Name> Q-Park" or "<Name>seurakunta".
+        """
+        names: dict[int, str] = {}
+        ids = [c.id for c in candidates]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._rows(
+                f"SELECT id, name FROM features WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            names.update((row["id"], row["name"]) for row in rows)
+        scored = sorted(
+            (
+                name_rank(names.get(c.id), name)[0],
+                distance_m(lat, lon, c.lat, c.lon),
+                c.id,
+                c,
+            )
+            for c in candidates
+        )
+        kept: list[tuple[float, int]] = []
+        for _quality, distance, fid, c in scored:
+            if self._reaches(c, lat, lon, radius_m, distance):
+                kept.append((distance, fid))
+                if len(kept) == limit:
+                    break
+        return self._features(kept)
+
     def _features(self, picked: list[tuple[float | None, int]]) -> list[Feature]:
         """Full features for (distance, id) pairs, in the given order."""
         ids = [fid for _, fid in picked]
@@ -471,7 +509,7 @@ class OsmIndex:
     ) -> list[Feature]:
         if around is not None:
             candidates = self._candidates(radius_bbox(*around), tags, name)
-            return self._nearest(candidates, *around, limit)
+            return self._nearest_named(candidates, name, *around, limit)
         assert box is not None
         candidates = self._candidates(box, tags, name)
         # No query point: the closest matches first (exact, then prefix, then substring).

@@ -102,6 +102,8 @@ class FindNamedTool(_OsmTool):
         result = self.overpass(ql, origin)
         if origin is None:
             result.features.sort(key=lambda f: name_rank(f.name, args.name))
+        else:  # exact names first, nearest first within each kind of match
+            result.features.sort(key=lambda f: (name_rank(f.name, args.name)[0], f.distance_m))
         result.features = result.features[: args.limit]
         return result
 
