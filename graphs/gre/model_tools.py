@@ -5,25 +5,28 @@ template does), so every tool step streams and is checkpointed. The model gets t
 tools' schemas (OpenAI tools API; backends also read `<tool_call>{json}</tool_call>`
 blocks from text). `TOOL_NODE` holds one LangChain tool per name in `MODEL_TOOLS`, built
 from the tool classes; each looks up the run's registry (offline, online, or injected)
-from the run's context when it is called.
+from the run's context when it is called. Tools of the MCP servers in gre.toml are known
+only at run time: they are offered from the run's registry and run by the node's
+interceptor (`_run_unlisted`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.prebuilt import ToolNode, ToolRuntime
+from langgraph.prebuilt.tool_node import ToolCallRequest
 
 from gre_agent.agent.backends import Message, ToolCall
 from gre_agent.core.trace import ToolCallEvent
 from gre_agent.graphs.gre.evidence import EvidenceItem, Finding
 from gre_agent.graphs.gre.model import registry_for
-from gre_agent.tools import Registry, discover
+from gre_agent.tools import Registry, discover, to_langchain
 from gre_agent.tools.langchain import langchain_name, tool_name_from_langchain
 
 # Tools the model may call during verification (EXIF stays with the graph's own switch).
@@ -59,12 +62,35 @@ def _lazy_tool(name: str, description: str, args: Any) -> StructuredTool:
     )
 
 
+async def _run_unlisted(
+    request: ToolCallRequest, execute: Callable[[ToolCallRequest], Awaitable[Any]]
+) -> Any:
+    """Calls of tools the node was not built with (an MCP server's, from gre.toml): run
+    from the run's registry, which knows them; unknown names get the node's own error."""
+    name = tool_name_from_langchain(request.tool_call["name"])
+    registry = registry_for(request.runtime.context) if request.tool is None else None
+    if registry is None or name not in registry or name in MODEL_TOOLS:
+        return await execute(request)
+    outcome = await registry.get(name).run(request.tool_call["args"])
+    return ToolMessage(
+        content=json.dumps(outcome.model_dump(mode="json"), ensure_ascii=False),
+        name=request.tool_call["name"],
+        tool_call_id=request.tool_call["id"],
+        status="success" if outcome.ok else "error",
+    )
+
+
 def _build_tool_node() -> ToolNode:
     classes = discover(include_plugins=False)
     tools = [
         _lazy_tool(n, classes[n].description, classes[n].Args) for n in MODEL_TOOLS if n in classes
     ]
-    return ToolNode(tools, messages_key="tool_messages", handle_tool_errors=True)
+    return ToolNode(
+        tools,
+        messages_key="tool_messages",
+        handle_tool_errors=True,
+        awrap_tool_call=_run_unlisted,
+    )
 
 
 TOOL_NODE = _build_tool_node()
@@ -72,13 +98,16 @@ TOOL_NODE = _build_tool_node()
 
 
 def offered(registry: Registry) -> list[dict[str, Any]]:
-    """OpenAI tool schemas of the model tools this run's registry has."""
+    """OpenAI tool schemas of the model tools this run's registry has: the built-in ones
+    in `MODEL_TOOLS`, then every tool of the MCP servers in its settings."""
     by_name = {t.name: t for t in TOOL_NODE.tools_by_name.values()}
-    return [
+    builtin = [
         convert_to_openai_tool(by_name[langchain_name(n)])
         for n in MODEL_TOOLS
         if n in registry and langchain_name(n) in by_name
     ]
+    mcp = [convert_to_openai_tool(to_langchain(registry.get(n))) for n in registry.mcp_names()]
+    return builtin + mcp
 
 
 def tool_request(calls: Sequence[ToolCall]) -> AIMessage:
