@@ -36,9 +36,17 @@ def safe_value(value: Any) -> Any:
     return value
 
 
-def json_line(value: Any, **kw: Any) -> str:
-    """`json.dumps(value, ensure_ascii=False, default=str, **kw)`, safe to encode as UTF-8.
+# Line breaks for str.splitlines() that json.dumps(ensure_ascii=False) leaves as they are.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+_LINE_BREAK = re.compile("[\u2028\u2029\x85]")
 
-    Surrogates can only sit inside JSON strings, so replacing them in the dumped text keeps
-    it valid JSON; no newline is added."""
-    return safe_text(json.dumps(value, ensure_ascii=False, default=str, **kw))
+
+def json_line(value: Any, **kw: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, default=str, **kw)`, safe to encode as UTF-8
+    and one line for every reader: surrogates become U+FFFD and U+2028, U+2029 and U+0085
+    (line breaks to `str.splitlines`) are written as escapes.
+
+    Both can only sit inside JSON strings, so the text stays valid JSON of the same value
+    (but for the surrogates); no newline is added."""
+    text = safe_text(json.dumps(value, ensure_ascii=False, default=str, **kw))
+    return _LINE_BREAK.sub(lambda m: _LINE_BREAKS[m.group(0)], text)

@@ -56,17 +56,21 @@ def test_safe_text_replaces_only_surrogates():
     line = json_line({"a": "x\ud800\n"})
     line.encode("utf-8")
     assert json.loads(line) == {"a": "x" + REPLACEMENT + "\n"}
+    # a model's U+2028 or U+0085 must not split a JSON line for str.splitlines()
+    seps = {"a": "1\u2028 2\u2029 3\x85 4"}
+    assert len(json_line(seps).splitlines()) == 1 and json.loads(json_line(seps)) == seps
 
 
 def test_write_trace_survives_a_surrogate(tmp_path: Path):
     path = write_trace(
         tmp_path / "t.jsonl",
         TraceHeader(image="x\ud800.jpg"),
-        [{"type": "model_call", "completion": {"text": "60.17\ud800"}}],
+        [{"type": "model_call", "completion": {"text": "60.17\ud800"}}, {"type": "x\u2028y"}],
     )
     head, events = read_trace(path)
     assert head["image"] == "x" + REPLACEMENT + ".jpg"
     assert events[0]["completion"]["text"] == "60.17" + REPLACEMENT
+    assert events[1]["type"] == "x\u2028y"  # one line still, read back as written
 
 
 def test_eval_row_survives_a_surrogate():
