@@ -642,6 +642,13 @@ def _leftover_notes(model: type[StageModel], text: str, ts: ThinkSections) -> st
     return "\n".join(parts) or None
 
 
+M = typing.TypeVar("M", bound=StageModel)
+
+
+@typing.overload
+def parse_stage(stage: type[M], text: str) -> M: ...
+@typing.overload
+def parse_stage(stage: str, text: str) -> StageModel: ...
 def parse_stage(stage: str | type[StageModel], text: str) -> StageModel:
     """A stage model from whatever the model wrote (JSON, GRE format, prose).
 

@@ -363,7 +363,9 @@ class Trace(BaseModel):
     def counts(self) -> TraceCounts:
         calls = self.tool_calls
         usage = [e.completion.usage for e in self.model_calls]
-        numbered = [*self.of_type(ToolCallEvent), *self.decisions]
+        numbered = [e.round for e in self.of_type(ToolCallEvent)] + [
+            e.round for e in self.decisions
+        ]
         return TraceCounts(
             tool_calls=len(calls),
             tool_errors=sum(1 for e in calls if not e.ok),
@@ -373,7 +375,7 @@ class Trace(BaseModel):
             prompt_tokens=sum(u.prompt_tokens for u in usage),
             cached_tokens=sum(u.cached_tokens for u in usage),
             completion_tokens=sum(u.completion_tokens for u in usage),
-            rounds=max((e.round for e in numbered), default=0),
+            rounds=max(numbered, default=0),
         )
 
     def dump_events(self) -> list[dict[str, Any]]:

@@ -368,7 +368,7 @@ async def run_eval(
         for s in chosen:
             if s.id in rows:
                 tally.add(rows[s.id], new=False)
-        ctx_fields = {
+        ctx_fields: dict[str, Any] = {
             "mode": config.mode,
             "verify": config.verify,
             "stages": config.stages,

@@ -81,8 +81,8 @@ def _content(msg: HumanMessage) -> tuple[str, str | None]:
         elif block.get("type") == "image_url":
             url = block["image_url"]
             image = _save_data_url(url["url"] if isinstance(url, dict) else url)
-        elif block.get("type") == "image" and (block.get("data") or block.get("base64")):
-            image = _save_data_url(block.get("data") or block.get("base64"))
+        elif block.get("type") == "image" and (data := block.get("data") or block.get("base64")):
+            image = _save_data_url(data)
         elif block.get("type") == "image" and block.get("url"):
             image = _save_data_url(block["url"])
     return " ".join(t for t in texts if t).strip(), image

@@ -207,7 +207,7 @@ async def run_agent(
     recheck = base is not None
     graph = recheck_graph if recheck else gre_graph
     inputs: dict[str, Any] = {"image": photo, "hints": list(hints)}
-    if recheck:
+    if base is not None:
         inputs.update({k: base[k] for k in BASE_KEYS if k in base}, started_at=time.time())
         inputs["hypotheses"] = _candidates(earlier or [])
     config = {**context_config(ctx), "hints": list(hints), "recheck": recheck}

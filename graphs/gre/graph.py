@@ -15,7 +15,7 @@ them); both end in revise, where the model revises its candidates with the evide
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -32,7 +32,7 @@ def route_mode(state: State, runtime: Runtime[Context]) -> Literal["scene", "sin
     return "single" if mode == "single" else "scene"
 
 
-def add_verification(builder: StateGraph) -> None:
+def add_verification(builder: StateGraph[State, Context, Any, Any]) -> None:
     """The graph's second half, from a `hypotheses` node the caller adds: verification
     rounds (either mode), the decision, the commit. The chat's re-check graph shares it."""
     builder.add_node("verify", nodes.verify)

@@ -87,9 +87,7 @@ class MapLayer:
 
 
 def _located(d: dict[str, Any] | None) -> bool:
-    return (
-        bool(d) and isinstance(d.get("lat"), int | float) and isinstance(d.get("lon"), int | float)
-    )
+    return d is not None and all(isinstance(d.get(k), int | float) for k in ("lat", "lon"))
 
 
 def _canon(args: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.tools import StructuredTool
@@ -24,6 +24,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 
 from gre_agent.agent.backends import Message, ToolCall
 from gre_agent.core.trace import ToolCallEvent
+from gre_agent.graphs.gre.context import Context
 from gre_agent.graphs.gre.evidence import EvidenceItem, Finding
 from gre_agent.graphs.gre.model import registry_for
 from gre_agent.tools import Registry, discover, to_langchain
@@ -49,7 +50,7 @@ BUDGET_SPENT = json.dumps({"error": {"kind": "budget", "message": "tool budget s
 def _lazy_tool(name: str, description: str, args: Any) -> StructuredTool:
     """A LangChain tool that runs `name` from the registry of the run calling it."""
 
-    async def _call(runtime: ToolRuntime, **kwargs: Any) -> dict[str, Any]:
+    async def _call(runtime: ToolRuntime[Context], **kwargs: Any) -> dict[str, Any]:
         outcome = await registry_for(runtime.context).get(name).run(kwargs)
         return outcome.model_dump(mode="json")
 
@@ -68,7 +69,8 @@ async def _run_unlisted(
     """Calls of tools the node was not built with (an MCP server's, from gre.toml): run
     from the run's registry, which knows them; unknown names get the node's own error."""
     name = tool_name_from_langchain(request.tool_call["name"])
-    registry = registry_for(request.runtime.context) if request.tool is None else None
+    context = cast("Context", request.runtime.context)  # the graph's context_schema
+    registry = registry_for(context) if request.tool is None else None
     if registry is None or name not in registry or name in MODEL_TOOLS:
         return await execute(request)
     outcome = await registry.get(name).run(request.tool_call["args"])

@@ -195,12 +195,12 @@ async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
     update, text, events = await _stage_text(state, ctx, "hypotheses", prompt)
     msgs = update.get("messages", state.messages)
-    parsed = parse_stage("hypotheses", text or "")
+    parsed = parse_stage(Hypotheses, text or "")
     cands = _candidates_from(parsed, text)
     if not cands:
         msgs, text, more = await _stage(ctx, state.image, msgs, "hypotheses_repair", REPAIR_PROMPT)
         events += more
-        parsed = parse_stage("hypotheses", text or "")
+        parsed = parse_stage(Hypotheses, text or "")
         cands = _candidates_from(parsed, text)
         events.append(_event(RepairEvent(stage="hypotheses", recovered=bool(cands))))
     if not cands:
@@ -390,7 +390,7 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
         msgs, text, events = await _stage(ctx, state.image, state.messages, "verification", prompt)
         update["messages"] = msgs
-    revision = parse_stage("verification", text or "")
+    revision = parse_stage(Verification, text or "")
     cands, rejected = merge_revision(cands, revision, state.round)
     return {
         **update,

@@ -82,10 +82,10 @@ async def locate(
         error = f"{type(exc).__name__}: {exc}"
         events.append(ErrorEvent(kind=type(exc).__name__, message=str(exc)).model_dump(mode="json"))
     path = None
-    if trace_path or trace_dir:
-        path = write_trace(
-            Path(trace_path) if trace_path else Path(trace_dir) / trace_name(image), head, events
-        )
+    if trace_path:
+        path = write_trace(Path(trace_path), head, events)
+    elif trace_dir:
+        path = write_trace(Path(trace_dir) / trace_name(image), head, events)
     pred = Prediction.model_validate(state["prediction"]) if state.get("prediction") else None
     state["trace"] = events
     return LocateResult(

@@ -183,6 +183,7 @@ class PlaceIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "source": self.source, "admin1": self.admin1_names}
         tmp = path.with_name(path.name + ".tmp.npz")
+        assert self.feature_class is not None  # __post_init__ fills it
         np.savez(
             tmp,
             geonameid=self.geonameid,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
@@ -83,7 +84,7 @@ class ReversePlaces:
             tree=cKDTree(unit_vectors(lats, lons), leafsize=LEAF_SIZE),
         )
 
-    def batch(self, lats: np.ndarray, lons: np.ndarray, workers: int = 1) -> ReverseBatch:
+    def batch(self, lats: ArrayLike, lons: ArrayLike, workers: int = 1) -> ReverseBatch:
         lats = np.asarray(lats, dtype=np.float64).ravel()
         lons = np.asarray(lons, dtype=np.float64).ravel()
         if lats.shape != lons.shape:

@@ -152,7 +152,8 @@ def search(
     """Ranked candidates for `query`; the first index wins when places repeat."""
     country = country_code.upper() if country_code else None
     admin1_key = normalize(admin1) if admin1 else None
-    key, hints = normalize(query), []
+    key = normalize(query)
+    hints: list[str] = []
     exact = [r for r in (_exact(ix, key) for ix in indexes) if r is not None]
     if not exact and "," in query:
         key, hints = _split(query)

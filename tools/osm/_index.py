@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -97,7 +97,7 @@ def _interesting(tags: Mapping[str, str]) -> bool:
 
 
 def _names(tags: Mapping[str, str]) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for key, value in tags.items():
         if NAME_KEY.match(key):
             found.update(n for part in value.split(";") if (n := normalize(part)))
@@ -195,6 +195,8 @@ def read_pbf(pbf: Path, out: _Writer, stats: ImportStats) -> None:
     processor = osmium.FileProcessor(str(pbf)).with_locations()
     relations_started = False
     for obj in processor:
+        if isinstance(obj, osmium.osm.Changeset):  # not in extracts; typed as possible
+            continue
         if obj.is_node():
             _node(obj, out, stats)
         elif obj.is_way():
@@ -461,7 +463,7 @@ class OsmIndex:
                     break
         return self._features(kept)
 
-    def _features(self, picked: list[tuple[float | None, int]]) -> list[Feature]:
+    def _features(self, picked: Sequence[tuple[float | None, int]]) -> list[Feature]:
         """Full features for (distance, id) pairs, in the given order."""
         ids = [fid for _, fid in picked]
         by_id: dict[int, sqlite3.Row] = {}
