@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.core.geo import is_latitude, is_longitude
 from gre_agent.tools.base import Backend, Tool
 
 _GPS = ExifTags.GPS
@@ -95,8 +97,8 @@ def read_gps(path: Path) -> GpsResult:
     if damage:
         raise ToolFailure(ErrorKind.invalid_args, f"{path} has damaged EXIF: {damage[0]}")
 
-    lat = _coordinate(gps.get(_GPS.GPSLatitude), gps.get(_GPS.GPSLatitudeRef), "S", 90.0)
-    lon = _coordinate(gps.get(_GPS.GPSLongitude), gps.get(_GPS.GPSLongitudeRef), "W", 180.0)
+    lat = _coordinate(gps.get(_GPS.GPSLatitude), gps.get(_GPS.GPSLatitudeRef), "S", is_latitude)
+    lon = _coordinate(gps.get(_GPS.GPSLongitude), gps.get(_GPS.GPSLongitudeRef), "W", is_longitude)
     if lat is None or lon is None:  # half a position is no position
         lat = lon = None
     return GpsResult(
@@ -125,7 +127,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None  # x/0 rationals read as nan
 
 
-def _coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> float | None:
+def _coordinate(
+    value: Any, ref: Any, negative_ref: str, valid: Callable[[float], bool]
+) -> float | None:
     """Degrees from EXIF (degrees, minutes, seconds) and an N/S or E/W reference."""
     if value is None:
         return None
@@ -136,7 +140,7 @@ def _coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> float 
     degrees = sum(n / 60**i for i, n in enumerate(numbers) if n is not None)
     if (_text(ref) or "").upper().startswith(negative_ref):
         degrees = -degrees
-    return round(degrees, 7) if abs(degrees) <= limit else None
+    return round(degrees, 7) if valid(degrees) else None
 
 
 def _altitude(value: Any, ref: Any) -> float | None:

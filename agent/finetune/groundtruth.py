@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gre_agent.core.errors import GreError
+from gre_agent.core.geo import is_latitude, is_longitude
 from gre_agent.core.trace import file_sha256
 
 __all__ = ["Exclusions", "GroundTruth", "GroundTruthError", "read_rows"]
@@ -112,9 +112,7 @@ class GroundTruth:
             except (TypeError, ValueError):
                 self.skipped.append(f"{where}:{n}: no usable gt latitude/longitude")
                 continue
-            if not (
-                math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180
-            ):
+            if not (is_latitude(lat) and is_longitude(lon)):
                 self.skipped.append(f"{where}:{n}: ({lat}, {lon}) is out of range")
                 continue
             ident, image, sha = _pick(row, _ID), _pick(row, _IMAGE), _pick(row, _SHA)

@@ -31,6 +31,7 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
+from gre_agent.core.geo import is_latitude, is_longitude
 from gre_agent.core.trace import PredictionEvent, Record, ToolCallEvent, Trace
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -102,7 +103,7 @@ def result_points(result: Any, limit: int = POINTS_PER_CALL) -> list[tuple[float
     out: list[tuple[float, float, str]] = []
 
     def add(d: dict[str, Any]) -> None:
-        if _located(d) and -90 <= d["lat"] <= 90 and -180 <= d["lon"] <= 180:
+        if _located(d) and is_latitude(d["lat"]) and is_longitude(d["lon"]):
             label = d.get("name") or d.get("title") or d.get("label") or ""
             if d.get("osm_type") and d.get("osm_id"):
                 label = f"{label} (OSM {d['osm_type']} {d['osm_id']})".strip()

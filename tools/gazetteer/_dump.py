@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gre_agent.core.errors import GreError
+from gre_agent.core.geo import is_latitude, is_longitude
 from gre_agent.core.settings import Settings
 from gre_agent.tools.gazetteer._index import Place, PlaceIndex
 
@@ -95,7 +96,7 @@ def read_places(
                     alternate_names=[cols[2], *cols[3].split(",")] if cols[3] else [cols[2]],
                     feature_class=cols[6][:1] or "P",
                 )
-                if not (-90 <= place.lat <= 90 and -180 <= place.lon <= 180):
+                if not (is_latitude(place.lat) and is_longitude(place.lon)):
                     raise ValueError("coordinates out of range")
             except ValueError:
                 stats.malformed += 1
