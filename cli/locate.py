@@ -230,6 +230,11 @@ def print_result(console: Console, result: Any) -> None:
         ("country", f"{country} ({p.country_code})" if country else p.country_code or "-"),
         ("confidence", f"{p.confidence:.2f}" + (f" ({p.status})" if p.status != "ok" else "")),
         ("checks", f"{p.rounds} round(s), {p.tool_calls} tool call(s), {p.tool_errors} error(s)"),
+        (
+            "model",
+            f"{p.model_calls} call(s), {p.prompt_tokens:,} prompt tokens "
+            f"({p.cached_tokens:,} cached), {p.completion_tokens:,} generated",
+        ),
     ]
     for key, value in rows:
         console.print(f"  [dim]{key:<12}[/] {escape(value)}")

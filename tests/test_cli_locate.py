@@ -78,6 +78,12 @@ def test_human_output_has_place_confidence_evidence_and_osm_link(osm_env, tmp_pa
     assert re.search(r"confidence\s+\d\.\d\d", text)
     assert "Aleksanterinkatu' and 'Unioninkatu' cross" in text  # the evidence
     assert "https://www.openstreetmap.org/?mlat=" in text
+    # the demo is single-pass: one generation, its tokens as recorded
+    assert re.search(
+        rf"model\s+1 call\(s\), {pred['prompt_tokens']:,} prompt tokens \(0 cached\), "
+        rf"{pred['completion_tokens']:,} generated",
+        text,
+    )
     assert "✓" not in res.stderr  # --quiet
 
 
