@@ -35,6 +35,7 @@ CALLS: dict[str, tuple[dict[str, Any], str]] = {
         {"street_a": "Mannerheimintie", "street_b": "Kaivokatu"},
         "features",
     ),
+    "osm.find_address": ({"street": "Mannerheimintie", "housenumber": "18"}, "features"),
     "wikipedia.search": ({"query": "Gothenburg"}, "results"),
     "wikipedia.page": ({"title": "Gothenburg"}, "summary"),
     "wikipedia.geosearch": ({"lat": 57.7075, "lon": 11.9675, "radius_m": 5000}, "results"),

@@ -21,6 +21,7 @@ EXPECTED = {
     "osm.features_near",
     "osm.find_named",
     "osm.street_intersection",
+    "osm.find_address",
     "wikipedia.search",
     "wikipedia.page",
     "wikipedia.geosearch",

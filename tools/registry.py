@@ -35,6 +35,7 @@ BUILTIN: tuple[str, ...] = (
     "gre_agent.tools.osm:FeaturesNearTool",
     "gre_agent.tools.osm:FindNamedTool",
     "gre_agent.tools.osm:StreetIntersectionTool",
+    "gre_agent.tools.osm:FindAddressTool",
     "gre_agent.tools.wikipedia:SearchTool",
     "gre_agent.tools.wikipedia:PageTool",
     "gre_agent.tools.wikipedia:GeosearchTool",

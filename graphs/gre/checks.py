@@ -5,6 +5,8 @@ where they are (geo.check), whether their country fits the driving side and lang
 seen (country.facts), whether the streets and names read in the image exist around them
 (osm.find_named, osm.street_intersection), and where the place names and landmarks read
 in the image really are (gazetteer.geocode, wikipedia). A check runs once per run.
+What no candidate explains is then searched for (`search.py`): place names inside texts,
+streets, shops and addresses in the whole index, and the country the clues point to.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any
 from gre_agent.core.evidence import EvidenceItem
 from gre_agent.core.scripts import COUNTRIES
 from gre_agent.core.trace import ToolCallEvent
+from gre_agent.graphs.gre import search
 from gre_agent.graphs.gre.claims import Claims
 from gre_agent.graphs.gre.evidence import Candidate, Finding, ranked, same_place
 from gre_agent.tools import Registry, ToolOutcome
 from gre_agent.tools.country import CountryFacts, GeoCheckResult
 from gre_agent.tools.exif import GpsResult
-from gre_agent.tools.gazetteer import GeocodeResult
+from gre_agent.tools.gazetteer import GeocodeResult, SpotMatch
 from gre_agent.tools.osm import FeaturesResult
 from gre_agent.tools.wikipedia import PageResult, SearchResult
 
@@ -56,6 +59,10 @@ class Round:
     events: list[dict[str, Any]] = field(default_factory=list)
     calls: int = 0
     errors: int = 0
+    # what the search saw: place names spotted in texts (the text, the match), and the
+    # place texts the gazetteer resolved whole
+    spotted: list[tuple[str, SpotMatch]] = field(default_factory=list)
+    resolved: set[str] = field(default_factory=set)
 
     async def call(
         self, key: str, tool: str, args: dict[str, Any], claim: str
@@ -162,6 +169,8 @@ async def locate_candidates(r: Round, cands: list[Candidate]) -> None:
 async def check_places(r: Round, claims: Claims, cands: list[Candidate]) -> list[Candidate]:
     """Where the place names read in the image are; may spawn new candidates."""
     spawned: list[Candidate] = []
+    # a place name inside a business's name is weighed by the search (search.spot_places)
+    places = [p for p in claims.places if claims.kinds.get(p) != "business"]
     outs = await asyncio.gather(
         *(
             r.call(
@@ -170,10 +179,10 @@ async def check_places(r: Round, claims: Claims, cands: list[Candidate]) -> list
                 {"query": p, "limit": 3},
                 f"place name '{p}'",
             )
-            for p in claims.places
+            for p in places
         )
     )
-    for place, out in zip(claims.places, outs, strict=True):
+    for place, out in zip(places, outs, strict=True):
         if out is None:
             continue
         hits = [
@@ -183,6 +192,7 @@ async def check_places(r: Round, claims: Claims, cands: list[Candidate]) -> list
         ]
         if not hits:
             continue
+        r.resolved.add(place)
         top = hits[0]
         where = f"{top.name}, {top.country_code} ({top.lat:.3f}, {top.lon:.3f})"
         claim = f"place name '{place}'"
@@ -369,6 +379,10 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
     if c.country_code and claims.scripts and script_key not in r.checked:
         check_scripts(r, claims.scripts, c)
         r.checked.add(script_key)
+    clue_key = check_key("clues", k)
+    if c.country_code and claims.country_clues and clue_key not in r.checked:
+        search.check_country_clues(r, claims, c)
+        r.checked.add(clue_key)
 
     if c.radius_km > 100:  # a street search over a whole country says nothing
         return
@@ -494,12 +508,33 @@ async def run_round(
     if use_exif:
         spawned += await check_exif(r, image, candidates)
     spawned += await check_places(r, claims, candidates)
+    # place names inside the other texts, and inside place texts the gazetteer missed
+    texts = [n for n in claims.names if n not in claims.places]
+    texts += [p for p in claims.places if p not in r.resolved]
+    spawned += await search.spot_places(r, claims, texts, candidates + spawned)
     spawned += await check_landmarks(r, claims, candidates + spawned)
     for c in top:  # one after another: evidence order (and so the next prompt) is stable
         if c.located:
             await check_candidate(r, claims, c)
     r.evidence = [e for e in r.evidence if e is not None]  # drop slots of calls that worked
+    # search: what no candidate explains, everywhere; then the country the clues point to
+    spawned += await search.check_addresses(r, claims, candidates + spawned)
+    spawned += await search.search_everywhere(r, claims, _found(r), candidates + spawned)
+    if not any(c.located for c in spawned):
+        spawned += await search.country_candidate(
+            r, claims, candidates + spawned, locate_candidates
+        )
+    r.evidence = [e for e in r.evidence if e is not None]
     return ranked(candidates + spawned), r
+
+
+def _found(r: Round) -> set[str]:
+    """The streets and names of this round found near a candidate (no search needed)."""
+    found = set()
+    for e in r.evidence:
+        if e is not None and e.weight >= 0 and e.kind in ("street", "name", "landmark"):
+            found.add(e.claim.split("'", 1)[-1].rsplit("'", 1)[0])
+    return found
 
 
 def pending(claims: Claims, candidates: list[Candidate], checked: set[str]) -> bool:
@@ -513,3 +548,13 @@ def pending(claims: Claims, candidates: list[Candidate], checked: set[str]) -> b
         if c.radius_km <= 100 and any(key not in checked for key in streets):
             return True
     return False
+
+
+def unchecked_move(candidates: list[Candidate], checked: set[str]) -> bool:
+    """The best candidate is one the evidence built that no check has tested yet: when the
+    run ends there, asking the model again buys a second opinion; otherwise the next
+    round checks it and the model is not asked."""
+    best = next(iter(ranked(candidates)), None)
+    return bool(
+        best is not None and best.origin == "evidence" and check_key("geo", best.key) not in checked
+    )

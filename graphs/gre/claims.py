@@ -333,6 +333,32 @@ _BUSINESS = re.compile(
 _ROAD_SIGN = re.compile(r"(?:←|→|↑|↓|\b\d+(?:[.,]\d+)?\s*(?:km|mi)\b)", re.I)
 _DISTANCE_KM = re.compile(r"\b(\d{1,4}(?:[.,]\d{1,2})?)\s*(km|mi)\b", re.I)
 
+# Country-level clues in what was read: telephone numbers, web and e-mail addresses,
+# postal codes, currency signs and codes.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\s?(\d{1,4})(?=[\s.()-]*\d)|00(\d{1,3})[ .-]\d)")
+_DOMAIN = re.compile(r"(?<![\w@.-])(?:https?://)?(?:[\w-]+\.)+([a-z]{2})(?:/\S*)?(?![\w.-])", re.I)
+_EMAIL_DOMAIN = re.compile(r"@(?:[\w-]+\.)+([a-z]{2})\b", re.I)
+# A postal code beside a place name ("00100 Helsinki", "SW1A 1AA", "FI-00100 Helsinki")
+_POSTCODE = re.compile(
+    r"(?<![\w-])((?:[A-Z]{1,3}-)?\d{3,5}(?:[ -]\d{2,4})?|\d{4} ?[A-Z]{2}|"
+    r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)(?![\w-])"
+)
+_CURRENCY_SIGNS = {
+    "€": "EUR", "£": "GBP", "¥": "JPY CNY", "₩": "KRW", "₹": "INR", "₽": "RUB", "₺": "TRY",
+    "฿": "THB", "₫": "VND", "₱": "PHP", "₪": "ILS", "₴": "UAH", "₦": "NGN", "₸": "KZT",
+    "₾": "GEL", "zł": "PLN", "Kč": "CZK", "Ft": "HUF", "R$": "BRL", "лв": "BGN", "Rp": "IDR",
+    "RM": "MYR", "kr": "SEK NOK DKK ISK",
+}  # fmt: skip
+_CURRENCY_SIGN = re.compile(
+    "|".join(
+        (re.escape(k) if not k.isalpha() else rf"(?<!\w){re.escape(k)}(?=[\s\d.,]|$)")
+        for k in sorted(_CURRENCY_SIGNS, key=len, reverse=True)
+    )
+)
+_CURRENCY_CODE = re.compile(r"(?<![A-Za-z])(EUR|GBP|USD|JPY|CNY|KRW|INR|RUB|TRY|THB|VND|PHP|"
+    r"ILS|UAH|PLN|CZK|HUF|BRL|SEK|NOK|DKK|ISK|CHF|AUD|NZD|CAD|MXN|ZAR|IDR|MYR|SGD|HKD|TWD|"
+    r"AED|SAR|EGP|MAD|BGN|RON|RSD|HRK|GEL|KZT|ARS|CLP|COP|PEN)(?![A-Za-z])")  # fmt: skip
+
 TEXT_KINDS = ("road_sign", "street", "address", "business", "shop", "landmark", "sign")
 
 
@@ -361,6 +387,16 @@ class Claims:
     kinds: dict[str, str] = field(default_factory=dict)
     # Road-sign distances read beside a text, in km ("Lahti 103 km" -> {"Lahti": 103.0}).
     distances: dict[str, float] = field(default_factory=dict)
+    # Street addresses read (street, house number): "Mannerheimintie 14 B", "221B Baker St".
+    addresses: list[tuple[str, str]] = field(default_factory=list)
+    # Country-level clues in the texts: calling codes ("354"), two-letter domains ("is"),
+    # postal codes ("00100", "SW1A 1AA"), currency codes ("EUR") and the texts themselves
+    # (for country names and demonyms, matched by the search against the country table).
+    phones: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    postcodes: list[str] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
@@ -371,12 +407,56 @@ class Claims:
             or self.driving_side
             or self.languages
             or self.scripts
+            or self.addresses
+            or self.phones
+            or self.domains
+            or self.postcodes
+            or self.currencies
         )
+
+    @property
+    def country_clues(self) -> bool:
+        """Clues that name a country by themselves (not the driving side, not a script)."""
+        return bool(self.phones or self.domains or self.postcodes or self.currencies)
 
 
 def _add(bucket: list[str], text: str) -> None:
     if text and text.casefold() not in {t.casefold() for t in bucket}:
         bucket.append(text)
+
+
+_ADDRESS_FIRST = re.compile(r"^(\d+\s?[A-Za-z]?)\s+(\D.*)$")  # "221B Baker Street"
+
+
+def address_of(text: str) -> tuple[str, str] | None:
+    """(street, house number) of a street text that carries a number, else None."""
+    if m := _HOUSE_NUMBER.search(text):
+        return text[: m.start()].strip(" ,"), " ".join(m.group(0).split())
+    if (m := _ADDRESS_FIRST.match(text)) and is_street(m.group(2)):
+        return m.group(2).strip(" ,"), m.group(1).replace(" ", "")
+    return None
+
+
+def country_clues(claims: Claims, raws: list[str], around: list[str]) -> None:
+    """Phones, domains, postal codes and currencies from the texts read (`raws`) and the
+    sentences around them (`around`: "prices in €")."""
+    for raw in raws:
+        for m in _PHONE.finditer(raw):
+            _add(claims.phones, m.group(1) or m.group(2))
+        for m in (*_DOMAIN.finditer(raw), *_EMAIL_DOMAIN.finditer(raw)):
+            _add(claims.domains, m.group(1).lower())
+        if any(ch.isalpha() for ch in raw) and not _PHONE.search(raw):
+            for m in _POSTCODE.finditer(raw):
+                rest = (raw[: m.start()] + raw[m.end() :]).strip(" ,")
+                if rest and rest[0].isupper() and not _HOUSE_NUMBER.search(raw[: m.end()]):
+                    _add(claims.postcodes, m.group(1))
+        _add(claims.texts, raw)
+    for raw in [*raws, *around]:
+        for m in _CURRENCY_SIGN.finditer(raw):
+            for code in _CURRENCY_SIGNS[m.group(0)].split():
+                _add(claims.currencies, code)
+        for m in _CURRENCY_CODE.finditer(raw):
+            _add(claims.currencies, m.group(1))
 
 
 def extract(
@@ -401,7 +481,10 @@ def extract(
                     text, km * (1.609344 if distance.group(2).lower() == "mi" else 1.0)
                 )
             if is_street(text):
-                street = _HOUSE_NUMBER.sub("", text)
+                address = address_of(text)
+                street = address[0] if address else text
+                if address and address not in claims.addresses:
+                    claims.addresses.append(address)
                 _add(claims.streets, street)
                 claims.kinds.setdefault(street, kind)
             else:
@@ -426,6 +509,7 @@ def extract(
     for name in semantics.scripts:
         if named := script_named(name):
             _add(claims.scripts, named)
+    country_clues(claims, [*details.texts, *extra_texts], list(details.signs))
     claims.driving_side = semantics.driving_side
     claims.languages = [lang.strip() for lang in semantics.languages if lang.strip()]
     return claims

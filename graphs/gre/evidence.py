@@ -57,6 +57,18 @@ class Finding(Enum):
     SCRIPT_MATCH = ("script", 0.5, "support", "the country writes the scripts read")
     # ... or none of them (Hangul read, candidate in Japan)
     SCRIPT_MISMATCH = ("script", -1.0, "against", "it writes none of the scripts read")
+    # search: the evidence finds the place when no candidate fits it. A move's weight stays
+    # below CONFIRMED_SCORE, so the new candidate is checked (next round) before it is kept.
+    # A place name inside a business's name ("Pizzeria Napoli"): a weak lead, never against
+    PLACE_IN_NAME = ("place", 0.3, "move", "a place name inside a business's name: a weak lead")
+    STREET_SEARCHED = ("street", 1.5, "move", "a street found nowhere near, but once in the index")
+    NAME_SEARCHED = ("name", 1.2, "move", "a shop or landmark name found once in the whole index")
+    ADDRESS_FOUND = ("address", 3.0, "confirm", "the street address read exists within the radius")
+    ADDRESS_CANDIDATE = ("address", 1.8, "move", "the street address read: a new candidate")
+    # phone prefixes, domains, postal codes, currencies, country names in the texts
+    COUNTRY_CLUE_MATCH = ("country_clue", 0.5, "support", "a country-level clue fits the country")
+    COUNTRY_CLUE_MISMATCH = ("country_clue", -1.0, "against", "a country-level clue points away")
+    COUNTRY_CANDIDATE = ("country_clue", 0.5, "move", "the country the clues point to, as a place")
     EXIF_GPS = ("exif", 4.0, "move", "the photo's own GPS tag")
     MODEL_REJECTED = ("model", -1.0, "against", "the model ruled the place out after the evidence")
     CHECK_FAILED = ("error", 0.0, "error", "a tool call failed")

@@ -364,9 +364,11 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """The model revises its candidates in the light of all the evidence so far.
 
     Per stage, the model is always asked. In single-pass the model is asked only when the
-    round's evidence contradicts the best candidate; otherwise the evidence scores stand
-    and no model call is made. After model-driven tool calls, the model's last answer (it
-    stopped calling tools) is its revision."""
+    round's evidence contradicts the best candidate, or the last round leaves as best a
+    candidate the evidence built that no check has tested; otherwise the evidence scores
+    stand and no model call is made (a move the next round checks is no contradiction).
+    After model-driven tool calls, the model's last answer (it stopped calling tools) is
+    its revision."""
     ctx = runtime.context
     cands = [Candidate.model_validate(c) for c in state.hypotheses]
     evidence = [EvidenceItem.model_validate(e) for e in state.evidence]
@@ -377,7 +379,9 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if single_pass and ctx.verify == "model":
         last = Message.model_validate(state.messages[-1]) if state.messages else None
         text = last.text if last is not None and last.role == "assistant" else None
-    elif not single_pass or contradicted(cands, evidence, state.round):
+    elif not single_pass or contradicted(cands, evidence, state.round) or _move_unchecked(
+        state, ctx, cands
+    ):
         labels = [f"- {c.label}: confidence {c.confidence:.2f}" for c in ranked(cands)]
         shown = format_evidence(e.line() for e in evidence if e.effect != "error")
         prompt = render(
@@ -400,6 +404,11 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "tool_messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)],
         "trace": [*events, _parsed_event("verification", revision)],
     }
+
+
+def _move_unchecked(state: State, ctx: Context, cands: list[Candidate]) -> bool:
+    """The run's last round leaves a candidate the evidence built (a move) unchecked."""
+    return state.round >= ctx.max_rounds and checks.unchecked_move(cands, set(state.checked))
 
 
 def merge_revision(

@@ -1,4 +1,4 @@
-"""OpenStreetMap tools: features near a point, named features, street crossings.
+"""OpenStreetMap tools: features near a point, named features, street crossings, addresses.
 
 Online they ask an Overpass server (`settings.osm.endpoint`); offline they read a local
 index built from any .osm.pbf by `gre data osm import`.
@@ -9,11 +9,13 @@ from gre_agent.tools.osm._models import (
     Feature,
     FeaturesNearArgs,
     FeaturesResult,
+    FindAddressArgs,
     FindNamedArgs,
     StreetIntersectionArgs,
 )
 from gre_agent.tools.osm._tools import (
     FeaturesNearTool,
+    FindAddressTool,
     FindNamedTool,
     StreetIntersectionTool,
     default_db_path,
@@ -24,6 +26,8 @@ __all__ = [
     "FeaturesNearArgs",
     "FeaturesNearTool",
     "FeaturesResult",
+    "FindAddressArgs",
+    "FindAddressTool",
     "FindNamedArgs",
     "FindNamedTool",
     "ImportStats",

@@ -275,6 +275,21 @@ def _relation(obj: Any, locations: Any, out: _Writer, stats: ImportStats) -> Non
 # -- queries ---------------------------------------------------------------------------
 
 Box = tuple[float, float, float, float]  # south, west, north, east
+WORLD: Box = (-90.0, -180.0, 90.0, 180.0)  # a name search everywhere in the index
+
+
+def housenumber_variants(housenumber: str) -> list[str]:
+    """How a house number may be tagged: "12b" also as "12 b", "12B", "12 B"."""
+    hn = " ".join(housenumber.split())
+    m = re.fullmatch(r"(\d+)\s*([A-Za-z])", hn)
+    if not m:
+        return [hn]
+    num, letter = m.groups()
+    return list(
+        dict.fromkeys(
+            f"{num}{sep}{case}" for sep in ("", " ") for case in (letter.lower(), letter.upper())
+        )
+    )
 
 
 @dataclass(slots=True)
@@ -512,12 +527,41 @@ class OsmIndex:
         if around is not None:
             candidates = self._candidates(radius_bbox(*around), tags, name)
             return self._nearest_named(candidates, name, *around, limit)
-        assert box is not None
-        candidates = self._candidates(box, tags, name)
+        candidates = self._candidates(box or WORLD, tags, name)
         # No query point: the closest matches first (exact, then prefix, then substring).
         found = self._features([(None, c.id) for c in candidates])
         found.sort(key=lambda f: name_rank(f.name, name))
         return found[:limit]
+
+    def find_address(
+        self,
+        street: str,
+        housenumber: str,
+        around: tuple[float, float, float] | None,
+        limit: int,
+    ) -> list[Feature]:
+        """Features tagged addr:housenumber and an addr:street of that name (any case or
+        accents); nearest first when `around` is given. The tags table already holds
+        every addr:* tag, so the house number's index finds them without a new table."""
+        variants = housenumber_variants(housenumber)
+        rows = self._rows(
+            "SELECT h.fid, s.value FROM tags h JOIN tags s ON s.fid = h.fid"
+            " AND s.key = 'addr:street' WHERE h.key = 'addr:housenumber'"
+            f" AND h.value IN ({','.join('?' * len(variants))})",
+            variants,
+        )
+        wanted = normalize(street)
+        ids = [fid for fid, value in rows if normalize(value) == wanted]
+        found = self._features([(None, fid) for fid in ids])
+        if around is None:
+            return found[:limit]
+        lat, lon, radius_m = around
+        near = [
+            f.model_copy(update={"distance_m": round(d, 1)})
+            for f in found
+            if (d := distance_m(lat, lon, f.lat, f.lon)) <= radius_m
+        ]
+        return sorted(near, key=lambda f: f.distance_m or 0.0)[:limit]
 
     def street_intersection(
         self, street_a: str, street_b: str, near: tuple[float, float, float] | None, limit: int

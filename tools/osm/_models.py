@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from gre_agent.tools.types import Latitude, Longitude
+from gre_agent.tools.types import CountryCode, Latitude, Longitude
 
 Radius = Annotated[float, Field(ge=1.0, le=50_000.0, description="Search radius in metres.")]
 Limit = Annotated[int, Field(ge=1, le=500, description="Most features to return.")]
@@ -45,12 +45,17 @@ class FindNamedArgs(BaseModel):
         None, description="[south, west, north, east] in degrees, at most 2 degrees a side."
     )
     around: Around | None = None
+    country_code: CountryCode | None = Field(
+        None,
+        description="With neither bbox nor around: only this country (online; the offline "
+        "index holds what was imported).",
+    )
     limit: Limit = 20
 
     @model_validator(mode="after")
     def _one_area(self) -> FindNamedArgs:
-        if (self.bbox is None) == (self.around is None):
-            raise ValueError("give exactly one of bbox or around")
+        if self.bbox is not None and self.around is not None:
+            raise ValueError("give at most one of bbox or around (neither: search everywhere)")
         if self.bbox is not None:
             south, west, north, east = self.bbox
             if not (south <= north and west <= east):
@@ -73,6 +78,17 @@ class StreetIntersectionArgs(BaseModel):
         return self
 
 
+class FindAddressArgs(BaseModel):
+    street: Name = Field(description="The street as written on the sign or door.")
+    housenumber: Annotated[str, Field(min_length=1, max_length=20)] = Field(
+        description='The house number, "12", "12 B", "12b".'
+    )
+    city: Annotated[str, Field(max_length=200)] | None = None
+    country_code: CountryCode | None = None
+    around: Around | None = Field(None, description="Only addresses within this circle.")
+    limit: Limit = 5
+
+
 class Feature(BaseModel):
     osm_type: Literal["node", "way", "relation"]
     osm_id: int
@@ -85,4 +101,4 @@ class Feature(BaseModel):
 
 class FeaturesResult(BaseModel):
     features: list[Feature]
-    source: Literal["overpass", "local"]
+    source: Literal["overpass", "local", "nominatim"]

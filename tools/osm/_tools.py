@@ -11,8 +11,10 @@ from gre_agent.tools.base import Backend, Tool
 from gre_agent.tools.osm import query
 from gre_agent.tools.osm._index import OsmIndex, open_index
 from gre_agent.tools.osm._models import (
+    Feature,
     FeaturesNearArgs,
     FeaturesResult,
+    FindAddressArgs,
     FindNamedArgs,
     StreetIntersectionArgs,
 )
@@ -78,8 +80,9 @@ class FindNamedTool(_OsmTool):
     description = (
         "Find OpenStreetMap features whose name (or a translation / alternative name) "
         "contains `name`, ignoring case and accents, inside `bbox` [south, west, north, "
-        "east] or `around` {lat, lon, radius_m}; optional tag filter. Nearest first when "
-        "`around` is given, else best name match first."
+        "east] or `around` {lat, lon, radius_m}, or everywhere (neither; online within "
+        "`country_code` if given); optional tag filter. Exact names first, then nearest "
+        "first when `around` is given."
     )
     Args = FindNamedArgs
     Result = FeaturesResult
@@ -89,9 +92,10 @@ class FindNamedTool(_OsmTool):
         if args.around is not None:
             spatial = query.around(args.around.lat, args.around.lon, args.around.radius_m)
             origin = (args.around.lat, args.around.lon)
-        else:
-            assert args.bbox is not None
+        elif args.bbox is not None:
             spatial = query.bbox(*args.bbox)
+        else:  # everywhere: a country's area, else the whole planet (Overpass's timeout)
+            spatial = "(area.searched)" if args.country_code else ""
         ql = query.features_query(
             spatial,
             tags=args.tags,
@@ -99,6 +103,9 @@ class FindNamedTool(_OsmTool):
             limit=min(args.limit * OVERFETCH, MAX_FETCH),
             timeout_s=self.settings.osm.timeout_s,
         )
+        if args.bbox is None and args.around is None and args.country_code:
+            area = f"area[{query.string('ISO3166-1')}={query.string(args.country_code.upper())}]"
+            ql = ql.replace(";\n(", f";\n{area}->.searched;\n(", 1)
         result = self.overpass(ql, origin)
         if origin is None:
             result.features.sort(key=lambda f: name_rank(f.name, args.name))
@@ -153,3 +160,72 @@ class StreetIntersectionTool(_OsmTool):
             near = (args.near.lat, args.near.lon, args.near.radius_m)
         found = self.index().street_intersection(args.street_a, args.street_b, near, args.limit)
         return FeaturesResult(features=found, source="local")
+
+
+class FindAddressTool(_OsmTool):
+    name = "osm.find_address"
+    description = (
+        "Find a street address read in the image (street and house number, any case or "
+        "accents): offline in the OSM index's addr:street / addr:housenumber tags, online "
+        "with a structured Nominatim query (optionally in a city or country). Optional "
+        "`around` keeps only addresses within that circle, nearest first."
+    )
+    Args = FindAddressArgs
+    Result = FeaturesResult
+
+    def offline(self, args: FindAddressArgs) -> FeaturesResult:
+        around = None
+        if args.around is not None:
+            around = (args.around.lat, args.around.lon, args.around.radius_m)
+        found = self.index().find_address(args.street, args.housenumber, around, args.limit)
+        return FeaturesResult(features=found, source="local")
+
+    def online(self, args: FindAddressArgs) -> FeaturesResult:
+        from geopy.exc import GeopyError
+
+        from gre_agent.tools.gazetteer import _nominatim as nominatim
+        from gre_agent.tools.osm._geo import distance_m
+
+        fam = self.settings.gazetteer
+        geocoder = nominatim.make_geocoder(
+            self.session(nominatim.BACKEND),  # Nominatim's cache and one-per-second limit
+            fam.endpoint or "nominatim.openstreetmap.org",
+            fam.scheme,
+            self.settings.user_agent_for(self.name),
+            fam.timeout_s,
+        )
+        structured = {"street": f"{args.housenumber} {args.street}"}
+        if args.city:
+            structured["city"] = args.city
+        try:
+            locations = geocoder.geocode(
+                structured,
+                exactly_one=False,
+                limit=args.limit,
+                country_codes=args.country_code.lower() if args.country_code else None,
+            )
+        except GeopyError as exc:
+            raise nominatim.failure_from_geopy(exc) from exc
+        found = []
+        for loc in locations or []:
+            raw = loc.raw or {}
+            osm_type = raw.get("osm_type")
+            if osm_type not in ("node", "way", "relation"):
+                continue
+            d = None
+            if args.around is not None:
+                d = distance_m(args.around.lat, args.around.lon, loc.latitude, loc.longitude)
+                if d > args.around.radius_m:
+                    continue
+            found.append(
+                Feature(
+                    osm_type=osm_type,
+                    osm_id=int(raw.get("osm_id", 0)),
+                    lat=loc.latitude,
+                    lon=loc.longitude,
+                    name=loc.address,
+                    tags={"addr:street": args.street, "addr:housenumber": args.housenumber},
+                    distance_m=None if d is None else round(d, 1),
+                )
+            )
+        return FeaturesResult(features=found[: args.limit], source="nominatim")
