@@ -2,7 +2,7 @@
 each request after a fixed delay (the server runs in its own process).
 
     python benchmarks/bench_eval_runner.py [--concurrency 64] [--delay 1.0] [--rounds 6]
-        [--mode single|agent] [--json]
+        [--mode single|agent] [--stages single-pass|per-stage] [--json]
 
 Ideal rate = concurrency / (delay * model calls per image): what the runner would reach
 if it added no time of its own. Target at concurrency 64: at least 90% of it. The rate
@@ -89,6 +89,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds per request")
     parser.add_argument("--rounds", type=int, default=6, help="images = concurrency * rounds")
     parser.add_argument("--mode", choices=("single", "agent"), default="single")
+    parser.add_argument(
+        "--stages", choices=("auto", "single-pass", "per-stage"), default="single-pass"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     n = args.concurrency * args.rounds
@@ -162,6 +165,7 @@ def run(root: Path, data: dict, url: str, args, n: int) -> dict:
     registry = Registry(Settings(home=root / "home", offline=True))
     config = RunConfig(
         mode=args.mode,
+        stages=args.stages,
         backend="openai",
         base_urls=[url],
         model="colour-model",
@@ -190,6 +194,7 @@ def run(root: Path, data: dict, url: str, args, n: int) -> dict:
     return {
         "images": n,
         "mode": args.mode,
+        "stages": args.stages,
         "concurrency": args.concurrency,
         "delay_s": args.delay,
         "model_calls_per_image": per_image,

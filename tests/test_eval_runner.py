@@ -406,3 +406,36 @@ def test_rows_and_comparison_show_model_calls_and_tokens(tmp_path, bench, regist
     assert cost_a.model_calls == 1.0 and 1.0 <= cost_b.model_calls <= 2.0
     text = comparison_markdown(c)
     assert "model calls / image" in text and f"{cost_b.model_calls:.2f}" in text
+
+
+def test_replaying_a_run_folder_is_deterministic_and_misses_are_cache_miss_rows(
+    tmp_path, bench, registry
+):
+    """Replay keyed by request (photo pixels included): any concurrency gives each image
+    its own recorded answer; an image with no record fails with cache_miss as its cause."""
+    from gre_agent.agent.backends import ReplayBackend
+
+    recorded = tmp_path / "recorded"
+    run(bench, recorded, registry, mode="agent", stages="single-pass", max_rounds=1)
+    traces = recorded / "traces"
+    first = load_results(recorded)
+    dropped = sorted(traces.glob("*.jsonl"))[0]
+    dropped_id = next(r["id"] for r in first if r["trace"].endswith(dropped.name))
+    dropped.unlink()
+    outs = []
+    for concurrency in (1, 8):
+        out = tmp_path / f"replayed-{concurrency}"
+        backend = ReplayBackend(traces)
+        run(
+            bench, out, registry, backend=backend, mode="agent", stages="single-pass",
+            max_rounds=1, concurrency=concurrency,
+        )  # fmt: skip
+        outs.append({r["id"]: r for r in load_results(out)})
+    before = {r["id"]: r for r in first}
+    for rows in outs:
+        for sid, row in rows.items():
+            if sid == dropped_id:
+                assert row["status"] == "error" and row["error"].startswith("cache_miss: ")
+            else:
+                keep = ("status", "pred_lat", "pred_lon")
+                assert {k: row.get(k) for k in keep} == {k: before[sid].get(k) for k in keep}

@@ -103,7 +103,7 @@ async def test_falls_back_to_call_order(tmp_path: Path):
     trace = write_trace(
         tmp_path / "t.jsonl", [("a", answer("1")), ("b", answer("2")), ("c", answer("3"))]
     )
-    replay = ReplayBackend(trace)  # hash_then_order
+    replay = ReplayBackend(trace, match="hash_then_order")
     assert (await replay.complete("c")).text == "3"  # by hash
     assert (await replay.complete("changed prompt")).text == "1"  # first unused record
     assert (await replay.complete("b")).text == "2"

@@ -18,9 +18,16 @@ pixels, plus tool definitions; sampling parameters are not part of it). A record
 trace event `core.trace.ModelCall`: build one with `model_call_event(...)` (or its JSON with
 `model_call_record(...)`), or wrap a backend in `RecordingBackend`.
 
-Matching: a request takes the first unused record with its hash; when none has it (the
-conversation changed), it falls back to call order: the first unused record in file order
-(`match="hash"` turns the fallback off). No record left: `ModelError(kind=cache_miss)`.
+The trace may be one file or a folder of them (an eval run's `traces/`, every `*.jsonl`
+below it, in name order): one index of records keyed by request, so replaying a dataset
+is deterministic at any concurrency (a request hashes its photo's pixels, so no image
+gets another's answer).
+
+Matching: a request takes the first unused record with its hash (identical requests take
+their records in recorded order); a record without `request_hash` answers any request,
+in call order. None left: `ModelError(kind=cache_miss)`, naming the request. `match="hash_then_order"` instead falls back to call order when no record has
+the hash (the first unused record in file order): for a single conversation whose
+prompts changed since it was recorded, never for a dataset.
 A replayed completion keeps the recorded text, tool calls and usage; `backend` is "replay"
 and `latency_s` is the replay's own (near zero).
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -85,7 +93,7 @@ class ReplayBackend(BaseBackend):
         path: str | Path | None = None,
         *,
         settings: ModelSettings | None = None,
-        match: Literal["hash", "hash_then_order"] = "hash_then_order",
+        match: Literal["hash", "hash_then_order"] = "hash",
     ):
         settings = settings or ModelSettings()
         path = path or settings.replay_path
@@ -94,11 +102,23 @@ class ReplayBackend(BaseBackend):
         self.path = Path(path)
         self.match = match
         self.max_concurrency = 1  # keeps call order well-defined in complete_batch
-        self._records = self._read(self.path)
+        self._records = [r for f in self._files(self.path) for r in self._read(f)]
         # the model that answered when the trace was recorded: what the replay stands in for
         recorded = next((r.completion.model for r in self._records if r.completion.model), "")
         self.model = recorded or settings.model
         self._used = [False] * len(self._records)
+        self._by_hash: dict[str, deque[int]] = {}
+        for i, rec in enumerate(self._records):
+            self._by_hash.setdefault(rec.request_hash, deque()).append(i)
+
+    @staticmethod
+    def _files(path: Path) -> list[Path]:
+        if path.is_dir():
+            files = sorted(path.rglob("*.jsonl"))
+            if not files:
+                raise ModelError(ErrorKind.unavailable, f"no traces (*.jsonl) under {path}")
+            return files
+        return [path]
 
     @staticmethod
     def _read(path: Path) -> list[ModelCall]:
@@ -126,10 +146,18 @@ class ReplayBackend(BaseBackend):
         return self._used.count(False)
 
     def _take(self, key: str) -> ModelCall:
-        for i, rec in enumerate(self._records):
-            if not self._used[i] and rec.request_hash == key:
+        waiting = self._by_hash.get(key)
+        while waiting:  # records of this request, in recorded order
+            i = waiting.popleft()
+            if not self._used[i]:
                 self._used[i] = True
-                return rec
+                return self._records[i]
+        keyless = self._by_hash.get("")  # hand-written records with no hash: call order
+        while keyless:
+            i = keyless.popleft()
+            if not self._used[i]:
+                self._used[i] = True
+                return self._records[i]
         if self.match == "hash_then_order":
             for i, rec in enumerate(self._records):
                 if not self._used[i]:
