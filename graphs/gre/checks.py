@@ -380,7 +380,7 @@ async def check_candidate(r: Round, claims: Claims, c: Candidate) -> None:
         check_scripts(r, claims.scripts, c)
         r.checked.add(script_key)
     clue_key = check_key("clues", k)
-    if c.country_code and claims.country_clues and clue_key not in r.checked:
+    if c.country_code and (claims.country_clues or claims.texts) and clue_key not in r.checked:
         search.check_country_clues(r, claims, c)
         r.checked.add(clue_key)
 

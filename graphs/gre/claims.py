@@ -340,8 +340,8 @@ _DOMAIN = re.compile(r"(?<![\w@.-])(?:https?://)?(?:[\w-]+\.)+([a-z]{2})(?:/\S*)
 _EMAIL_DOMAIN = re.compile(r"@(?:[\w-]+\.)+([a-z]{2})\b", re.I)
 # A postal code beside a place name ("00100 Helsinki", "SW1A 1AA", "FI-00100 Helsinki")
 _POSTCODE = re.compile(
-    r"(?<![\w-])((?:[A-Z]{1,3}-)?\d{3,5}(?:[ -]\d{2,4})?|\d{4} ?[A-Z]{2}|"
-    r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)(?![\w-])"
+    r"(?<![\w-])(\d{4} ?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|"
+    r"(?:[A-Z]{1,3}-)?\d{3,5}(?:[ -]\d{2,4})?)(?![\w-])"
 )
 _CURRENCY_SIGNS = {
     "€": "EUR", "£": "GBP", "¥": "JPY CNY", "₩": "KRW", "₹": "INR", "₽": "RUB", "₺": "TRY",
@@ -448,7 +448,10 @@ def country_clues(claims: Claims, raws: list[str], around: list[str]) -> None:
         if any(ch.isalpha() for ch in raw) and not _PHONE.search(raw):
             for m in _POSTCODE.finditer(raw):
                 rest = (raw[: m.start()] + raw[m.end() :]).strip(" ,")
-                if rest and rest[0].isupper() and not _HOUSE_NUMBER.search(raw[: m.end()]):
+                lettered = any(ch.isalpha() for ch in m.group(1))  # "SW1A 2AA" by itself
+                if (lettered and not rest) or (
+                    rest and rest[0].isupper() and not _HOUSE_NUMBER.search(raw[: m.end()])
+                ):
                     _add(claims.postcodes, m.group(1))
         _add(claims.texts, raw)
     for raw in [*raws, *around]:

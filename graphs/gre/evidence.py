@@ -68,7 +68,7 @@ class Finding(Enum):
     # phone prefixes, domains, postal codes, currencies, country names in the texts
     COUNTRY_CLUE_MATCH = ("country_clue", 0.5, "support", "a country-level clue fits the country")
     COUNTRY_CLUE_MISMATCH = ("country_clue", -1.0, "against", "a country-level clue points away")
-    COUNTRY_CANDIDATE = ("country_clue", 0.5, "move", "the country the clues point to, as a place")
+    COUNTRY_CANDIDATE = ("country_clue", 1.0, "move", "the country the clues point to, as a place")
     EXIF_GPS = ("exif", 4.0, "move", "the photo's own GPS tag")
     MODEL_REJECTED = ("model", -1.0, "against", "the model ruled the place out after the evidence")
     CHECK_FAILED = ("error", 0.0, "error", "a tool call failed")

@@ -379,8 +379,10 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if single_pass and ctx.verify == "model":
         last = Message.model_validate(state.messages[-1]) if state.messages else None
         text = last.text if last is not None and last.role == "assistant" else None
-    elif not single_pass or contradicted(cands, evidence, state.round) or _move_unchecked(
-        state, ctx, cands
+    elif (
+        not single_pass
+        or contradicted(cands, evidence, state.round)
+        or _move_unchecked(state, ctx, cands)
     ):
         labels = [f"- {c.label}: confidence {c.confidence:.2f}" for c in ranked(cands)]
         shown = format_evidence(e.line() for e in evidence if e.effect != "error")

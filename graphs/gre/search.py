@@ -80,7 +80,7 @@ def _is_new(new: Candidate, cands: list[Candidate]) -> bool:
 
 def ruled_out(c: Candidate, evidence: list[EvidenceItem | None]) -> bool:
     """The evidence rejects the candidate or contradicts it (wrong script, country...)."""
-    if c.status == "rejected":
+    if c.status == "rejected" or c.score <= CONTRADICTS:  # earlier rounds count too
         return True
     return any(
         e is not None and e.candidate_key == c.key and e.weight <= CONTRADICTS for e in evidence
@@ -112,13 +112,27 @@ async def spot_places(
     if out is None:
         return []
     spawned: list[Candidate] = []
+    strong = strong_countries(claims)
     for m in out.value(SpotResult).matches:
         source = texts[max(i for i, s in enumerate(starts) if s <= m.start)]
         r.spotted.append((source, m))
+        if strong and m.place.country_code not in strong:
+            # "Sími +354 ...": the phone says Iceland, so not Simi Valley; a place of that
+            # name in a country the clues name may stand in for it
+            other = next((p for p in m.others if p.country_code in strong), None)
+            if other is None:
+                continue
+            m = m.model_copy(update={"place": other})
         if (m.place.population or 0) < MIN_SPOT_POPULATION:
             continue
         spawned += _place_evidence(r, claims, source, m, out, cands + spawned)
     return spawned
+
+
+def strong_countries(claims: Claims) -> set[str]:
+    """The countries that strong country-level clues (a phone prefix, a domain, a country
+    name, a distinctive postal code) point to; empty when there are none."""
+    return {code for _, codes, weight in clue_countries(claims) if weight >= 2.0 for code in codes}
 
 
 def _place_evidence(

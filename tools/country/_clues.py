@@ -118,7 +118,13 @@ def countries_for_postcode(postcode: str) -> list[str]:
         if prefix in geonames_countries():
             return [prefix]
         postcode = rest
-    return [code for code, rx in _postal_regexes() if rx.fullmatch(postcode)]
+    # "100-0001" is written so, GeoNames has \d{7}; "1012 AB" keeps its space (NL, not AR)
+    bare = (
+        re.sub(r"[ -]", "", postcode)
+        if postcode.replace(" ", "-").replace("-", "").isdigit()
+        else postcode
+    )
+    return [code for code, rx in _postal_regexes() if rx.fullmatch(postcode) or rx.fullmatch(bare)]
 
 
 def countries_for_currency(currency: str) -> list[str]:
