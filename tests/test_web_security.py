@@ -8,10 +8,13 @@ against a launched server.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import socket
+import subprocess
+import sys
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from gre_agent.cli.web import parse_auth, server_secret
@@ -123,33 +126,48 @@ def test_gre_web_offers_owner_mode_and_login():
     assert "--auth" in res.stdout
 
 
+# The server runs in its own process: Gradio leaves an event loop behind that the garbage
+# collector would report (ResourceWarning) in whatever test runs next.
+SERVER_CHECK = """
+import json, sys
+import httpx
+from gre_agent.cli.web_app import WebChat, launch
+from gre_agent.graphs.chat import ChatService
+
+web = WebChat(ChatService(sys.argv[1]), tiles=None)
+demo = launch(web, "127.0.0.1", int(sys.argv[2]), block=False, auth=("ann", "pw"),
+              max_file_size="2kb")
+out = {}
+with httpx.Client(base_url="http://127.0.0.1:" + sys.argv[2], timeout=20) as client:
+    out["config_before_login"] = client.get("/config").status_code
+    out["bad_login"] = client.post("/login", data={"username": "ann", "password": "no"}).status_code
+    out["login"] = client.post("/login", data={"username": "ann", "password": "pw"}).status_code
+    out["config_after_login"] = client.get("/config").status_code
+    big = client.post("/gradio_api/upload", files={"files": ("big.jpg", b"x" * 4096)})
+    out["big"] = [big.status_code, big.text]
+    small = client.post("/gradio_api/upload", files={"files": ("s.jpg", b"x" * 100)})
+    out["small"] = small.status_code
+web.shutdown()
+demo.close()
+print(json.dumps(out))
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-# Closing Gradio's server leaves its sockets to the garbage collector (ResourceWarnings).
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-def test_large_uploads_are_refused_and_a_login_is_asked(shared):
+def test_large_uploads_are_refused_and_a_login_is_asked(tmp_path):
     assert inspect.signature(launch).parameters["max_file_size"].default == MAX_UPLOAD == "50mb"
-    port = free_port()
-    demo = launch(shared, "127.0.0.1", port, block=False, auth=("ann", "pw"), max_file_size="2kb")
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=20) as client:
-            assert client.get("/config").status_code == 401  # nothing without the login
-            bad = client.post("/login", data={"username": "ann", "password": "no"})
-            assert bad.status_code == 400
-            ok = client.post("/login", data={"username": "ann", "password": "pw"})
-            assert ok.status_code == 200, ok.text
-            assert client.get("/config").status_code == 200
-            big = client.post("/gradio_api/upload", files={"files": ("big.jpg", b"x" * 4096)})
-            assert big.status_code == 413
-            assert "maximum allowed size" in big.text
-            small = client.post("/gradio_api/upload", files={"files": ("s.jpg", b"x" * 100)})
-            assert small.status_code == 200, small.text
-    finally:
-        demo.close()
-        shared.shutdown()
+    args = [sys.executable, "-c", SERVER_CHECK, str(tmp_path / "s.sqlite"), str(free_port())]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["config_before_login"] == 401  # nothing without the login
+    assert out["bad_login"] == 400 and out["login"] == 200 and out["config_after_login"] == 200
+    status, text = out["big"]
+    assert status == 413 and "maximum allowed size" in text  # refused, and says why
+    assert out["small"] == 200
