@@ -205,6 +205,11 @@ def is_success(result: Any) -> bool:
 def failure_reason(result: Any) -> str | None:
     if is_success(result) or result.error:
         return None
+    from gre_agent.graphs.gre.answer import failure_cause
+
+    cause = failure_cause((getattr(result, "state", None) or {}).get("trace") or [])
+    if cause:  # the model or a tool could not answer: its typed cause, not "no place"
+        return cause
     if result.prediction is None:
         return "the run ended without a prediction"
     return f"no place found ({result.prediction.status}): {result.prediction.reasoning}"
@@ -218,8 +223,12 @@ def print_result(console: Console, result: Any) -> None:
         return
     p = result.prediction
     if not is_success(result):
-        console.print(f"  [red]no place found[/] ({p.status if p else 'no prediction'})")
-        if p is not None and p.reasoning:
+        reason = failure_reason(result) or ""
+        if p is None or not reason.startswith("no place found"):
+            console.print(f"  [red]error:[/] {escape(reason)}")
+            return
+        console.print(f"  [red]no place found[/] ({p.status})")
+        if p.reasoning:
             console.print(f"  {escape(p.reasoning)}")
         return
     country = country_name(p.country_code)

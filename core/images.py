@@ -3,6 +3,8 @@ and turn it into the upright 8-bit RGB picture every reader sees (model, process
 
 from __future__ import annotations
 
+import errno
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +34,17 @@ class ImageInfo:
 def check_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     """Open, verify and fully decode the image; raise ImageError with the reason."""
     p = Path(path)
-    if not p.exists():
-        raise ImageError(f"{p}: no such file")
-    if not p.is_file():
+    try:  # stat, not exists(): exists() reads a symlink loop or a denied folder as missing
+        st = p.stat()
+    except FileNotFoundError:
+        raise ImageError(f"{p}: no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageError(f"{p}: symlink loop (too many levels of symbolic links)") from None
+        raise ImageError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
         raise ImageError(f"{p}: not a file")
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise ImageError(f"{p}: empty file")
     try:
         with warnings.catch_warnings():

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from gre_agent.agent._answer import gre_answer_text
 from gre_agent.core.prediction import Prediction
-from gre_agent.core.trace import ToolCallEvent, Trace
+from gre_agent.core.trace import ToolCallEvent, ToolErrorRecord, Trace
 from gre_agent.graphs.gre.calibration import IDENTITY, Calibration
 from gre_agent.graphs.gre.evidence import Candidate, EvidenceItem
 from gre_agent.tools import Registry
@@ -18,6 +18,8 @@ from gre_agent.tools.gazetteer import ReverseResult
 NAMING_CLAIM = "name of the answer"
 # Confidence lost per failed tool call: an answer that could not be checked is less sure.
 ERROR_PENALTY = 0.3
+# Tool error kinds that mean the tool could not be reached (an outage, not a hard image).
+UNREACHABLE = ("timeout", "rate_limited", "http_error", "unavailable")
 
 
 def _reasoning(best: Candidate, evidence: list[EvidenceItem]) -> str:
@@ -28,6 +30,31 @@ def _reasoning(best: Candidate, evidence: list[EvidenceItem]) -> str:
         if e.candidate_key == best.key and e.weight != 0:
             lines.append(f"{e.claim}: {e.summary}.")
     return " ".join(lines[:8])
+
+
+def failure_cause(events: list[Any]) -> str | None:
+    """The typed cause of a run without an answer, "kind: message": the first model error
+    (server down, HTTP 500/429, timeout, replay cache_miss, unreadable image), else the
+    first tool error that says a tool could not be reached. None when nothing failed."""
+    trace = Trace.of(events)
+    if trace.model_errors:
+        first = trace.model_errors[0]
+        return f"{first.kind}: {first.message}"
+    for call in trace.tool_calls:
+        if call.error_kind in UNREACHABLE:
+            message = call.error.message if isinstance(call.error, ToolErrorRecord) else call.error
+            return f"{call.error_kind}: {call.tool}: {message}"
+    return None
+
+
+def _failed_reasoning(events: list[Any]) -> str:
+    cause = failure_cause(events)
+    if cause is None:
+        return (
+            "No candidate place could be read from the model's answers or located with the tools."
+        )
+    who = "The model" if Trace.of(events).model_errors else "A tool"
+    return f"{who} could not answer ({cause})."
 
 
 async def build_prediction(
@@ -59,8 +86,7 @@ async def build_prediction(
     if not located:
         return Prediction(
             status="failed",
-            reasoning="No candidate place could be read from the "
-            "model's answers or located with the tools.",
+            reasoning=_failed_reasoning(events),
             **common,
             **_counts(events),
         ), named
