@@ -251,6 +251,14 @@ def print_result(console: Console, result: Any) -> None:
         console.print(f"  [dim]{'evidence':<12}[/]")
         for line in p.evidence:
             console.print(f"    - {escape(line)}")
+    from gre_agent.graphs.gre.search import answer_moves  # lazily, as the graph itself
+
+    state = getattr(result, "state", None) or {}
+    moved = answer_moves(state.get("initial"), p.hypotheses, state.get("evidence") or [])
+    if moved:  # each move of the answer with the finding that caused it
+        console.print(f"  [dim]{'moves':<12}[/]")
+        for line in moved:
+            console.print(f"    - {escape(line)}")
     if p.osm_url:
         console.print(f"  [dim]{'map':<12}[/] [link={p.osm_url}]{p.osm_url}[/link]")
     if result.trace_path:

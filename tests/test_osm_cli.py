@@ -20,7 +20,7 @@ runner = CliRunner()
 def osm_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Load just this family's tools (the others are tested, and may change, elsewhere)."""
     mine = tuple(t for t in registry.BUILTIN if t.startswith("gre_agent.tools.osm:"))
-    assert len(mine) == 3
+    assert len(mine) == 4
     monkeypatch.setattr(registry, "BUILTIN", mine)
 
 

@@ -9,6 +9,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from gre_agent.graphs.gre.search import answer_moves
+
 NO_RUN = "No photo yet: send one (/image PATH) and I will locate it first."
 
 
@@ -137,6 +139,7 @@ def why(run: dict[str, Any] | None, question: str = "") -> str:
         lines.append("What the model saw: " + "; ".join(best["model_evidence"][:4]))
     if best.get("snapped_to"):
         lines.append(f"The coordinates were moved onto {best['snapped_to']}.")
+    lines += _moves(run)
     against = _evidence_for(run, best.get("key"), -1)
     if against:
         lines += ["What speaks against it:", *against]
@@ -160,7 +163,14 @@ def _why_not_candidate(run: dict[str, Any], h: dict[str, Any], best: dict[str, A
     support = _evidence_for(run, best.get("key"), +1)
     if support:
         lines += [f"What supports {best.get('place') or best.get('label')}:", *support[:4]]
+    lines += _moves(run)
     return "\n".join(lines)
+
+
+def _moves(run: dict[str, Any]) -> list[str]:
+    """How the answer moved from the model's first guess, each move with its finding."""
+    moved = answer_moves(run.get("initial"), run.get("hypotheses") or [], run.get("evidence") or [])
+    return ["How the answer moved:", *(f"- {m}" for m in moved)] if moved else []
 
 
 def _why_not_country(run: dict[str, Any], name: str, best: dict[str, Any]) -> str:
@@ -172,6 +182,7 @@ def _why_not_country(run: dict[str, Any], name: str, best: dict[str, Any]) -> st
     lines += _clues(run) + _evidence_for(run, best.get("key"), +1)[:4]
     if len(lines) == 2:
         lines.append("- nothing beyond the model's own reading of the photo")
+    lines += _moves(run)
     lines.append(f'Add a hint ("I think it is in {name}") to have it checked.')
     return "\n".join(lines)
 

@@ -445,7 +445,8 @@ def country_clues(claims: Claims, raws: list[str], around: list[str]) -> None:
             _add(claims.phones, m.group(1) or m.group(2))
         for m in (*_DOMAIN.finditer(raw), *_EMAIL_DOMAIN.finditer(raw)):
             _add(claims.domains, m.group(1).lower())
-        if any(ch.isalpha() for ch in raw) and not _PHONE.search(raw):
+        priced = _CURRENCY_CODE.search(raw) or _CURRENCY_SIGN.search(raw)  # "450 ISK"
+        if any(ch.isalpha() for ch in raw) and not (_PHONE.search(raw) or priced):
             for m in _POSTCODE.finditer(raw):
                 rest = (raw[: m.start()] + raw[m.end() :]).strip(" ,")
                 lettered = any(ch.isalpha() for ch in m.group(1))  # "SW1A 2AA" by itself

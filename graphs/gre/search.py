@@ -185,16 +185,18 @@ async def search_everywhere(
     spawned: list[Candidate] = []
     streets = [s for s in claims.streets if s not in found]
     street_groups: dict[str, list[list[Feature]]] = {}
+    street_outs: dict[str, Any] = {}
     for s in streets:
         out = await r.call(
             check_key("street_everywhere", s),
             "osm.find_named",
-            {"name": s, "tags": {"highway": None}, "limit": 50},
+            {"name": s, "tags": {"highway": None}, "everywhere": True, "limit": 50},
             f"street '{s}' everywhere",
         )
         feats = [f for f in (out.value(FeaturesResult).features if out else []) if _exact(f, s)]
         if feats:
             street_groups[s] = _clusters(feats, CLUSTER_KM)
+            street_outs[s] = out
     for s, groups in street_groups.items():
         group = _pick_group(groups, [g for o, gs in street_groups.items() if o != s for g in gs])
         if group is None:
@@ -214,13 +216,16 @@ async def search_everywhere(
                 f"OSM {f.osm_type} {f.osm_id} '{f.name}' at ({f.lat:.5f}, {f.lon:.5f}), "
                 f"the only place so named in the index: new candidate"
             )
-            r.add(Finding.STREET_SEARCHED, new, claim=f"street '{s}' everywhere", summary=summary)
+            claim = f"street '{s}' everywhere"
+            r.add(
+                Finding.STREET_SEARCHED, new, claim=claim, summary=summary, outcome=street_outs[s]
+            )
             spawned.append(new)
     for n in [x for x in [*claims.names, *claims.landmarks] if x not in found][:4]:
         out = await r.call(
             check_key("name_everywhere", n),
             "osm.find_named",
-            {"name": n, "limit": 20},
+            {"name": n, "everywhere": True, "limit": 20},
             f"name '{n}' everywhere",
         )
         feats = [f for f in (out.value(FeaturesResult).features if out else []) if _exact(f, n)]
@@ -242,7 +247,8 @@ async def search_everywhere(
                 f"OSM {f.osm_type} {f.osm_id} '{f.name}' at ({f.lat:.5f}, {f.lon:.5f}), "
                 "the only one so named in the index: new candidate"
             )
-            r.add(Finding.NAME_SEARCHED, new, claim=f"name '{n}' everywhere", summary=summary)
+            claim = f"name '{n}' everywhere"
+            r.add(Finding.NAME_SEARCHED, new, claim=claim, summary=summary, outcome=out)
             spawned.append(new)
     return spawned
 
@@ -457,3 +463,16 @@ def moves(
         because = f"{snap.claim}: {snap.summary}" if snap else best.snapped_to
         lines.append(f"snapped onto {best.snapped_to}: {because}")
     return lines
+
+
+def answer_moves(
+    initial: dict[str, Any] | None,
+    hypotheses: list[dict[str, Any]],
+    evidence: list[dict[str, Any]],
+) -> list[str]:
+    """`moves` from a run's plain state (hypotheses best first, evidence as dicts)."""
+    best = next((h for h in hypotheses if h.get("lat") is not None), None)
+    if best is None:
+        return []
+    items = [EvidenceItem.model_validate(e) for e in evidence]
+    return moves(initial, Candidate.model_validate(best), items)

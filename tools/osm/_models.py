@@ -45,17 +45,18 @@ class FindNamedArgs(BaseModel):
         None, description="[south, west, north, east] in degrees, at most 2 degrees a side."
     )
     around: Around | None = None
-    country_code: CountryCode | None = Field(
-        None,
-        description="With neither bbox nor around: only this country (online; the offline "
-        "index holds what was imported).",
+    everywhere: bool = Field(
+        False,
+        description="Search the whole offline index (online: within `country_code`, else "
+        "the planet, under Overpass's timeout) instead of bbox or around.",
     )
+    country_code: CountryCode | None = Field(None, description="With everywhere: one country.")
     limit: Limit = 20
 
     @model_validator(mode="after")
     def _one_area(self) -> FindNamedArgs:
-        if self.bbox is not None and self.around is not None:
-            raise ValueError("give at most one of bbox or around (neither: search everywhere)")
+        if sum((self.bbox is not None, self.around is not None, self.everywhere)) != 1:
+            raise ValueError("give exactly one of bbox, around or everywhere")
         if self.bbox is not None:
             south, west, north, east = self.bbox
             if not (south <= north and west <= east):

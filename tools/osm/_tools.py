@@ -80,7 +80,7 @@ class FindNamedTool(_OsmTool):
     description = (
         "Find OpenStreetMap features whose name (or a translation / alternative name) "
         "contains `name`, ignoring case and accents, inside `bbox` [south, west, north, "
-        "east] or `around` {lat, lon, radius_m}, or everywhere (neither; online within "
+        "east], `around` {lat, lon, radius_m} or `everywhere` (online within "
         "`country_code` if given); optional tag filter. Exact names first, then nearest "
         "first when `around` is given."
     )
@@ -103,7 +103,7 @@ class FindNamedTool(_OsmTool):
             limit=min(args.limit * OVERFETCH, MAX_FETCH),
             timeout_s=self.settings.osm.timeout_s,
         )
-        if args.bbox is None and args.around is None and args.country_code:
+        if args.everywhere and args.country_code:
             area = f"area[{query.string('ISO3166-1')}={query.string(args.country_code.upper())}]"
             ql = ql.replace(";\n(", f";\n{area}->.searched;\n(", 1)
         result = self.overpass(ql, origin)
