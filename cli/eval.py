@@ -178,7 +178,8 @@ def run_cmd(
     verify: Annotated[str, typer.Option("--verify", help="graph or model.")] = "graph",
     stages: StagesOpt = None,
     backend: Annotated[
-        str | None, typer.Option("--backend", help="openai, transformers or replay.")
+        str | None,
+        typer.Option("--backend", help="openai, transformers, replay or ocr (no model)."),
     ] = None,
     base_url: Annotated[
         str | None,
@@ -233,8 +234,8 @@ def run_cmd(
         problems.append(f"--mode must be agent or single, not {mode!r}")
     if verify not in ("graph", "model"):
         problems.append(f"--verify must be graph or model, not {verify!r}")
-    if backend not in (None, "openai", "transformers", "replay"):
-        problems.append(f"--backend must be openai, transformers or replay, not {backend!r}")
+    if backend not in (None, "openai", "transformers", "replay", "ocr"):
+        problems.append(f"--backend must be openai, transformers, replay or ocr, not {backend!r}")
     if concurrency < 1:
         problems.append("--concurrency must be at least 1")
     if timeout <= 0:

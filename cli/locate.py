@@ -325,6 +325,14 @@ def locate_cmd(
     exif: Annotated[
         bool, typer.Option("--exif/--no-exif", help="Use the photo's EXIF GPS as evidence.")
     ] = False,
+    ocr: Annotated[
+        bool | None,
+        typer.Option(
+            "--ocr/--no-ocr",
+            help="Ground the model's texts in the photo's OCR (default: on for openai and "
+            "transformers, off for replay and ocr).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per image on stdout.")
     ] = False,
@@ -371,6 +379,7 @@ def locate_cmd(
         "replay_path": str(replay) if replay else None,
         "offline": offline,
         "use_exif": exif,
+        "ocr": ocr,
     }
     if max_rounds is not None:
         ctx_kwargs["max_rounds"] = max_rounds

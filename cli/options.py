@@ -12,10 +12,13 @@ from rich.markup import escape
 EXIT_USAGE = 2
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
-BackendName = Literal["openai", "transformers", "replay"]
+BackendName = Literal["openai", "transformers", "replay", "ocr"]
 BackendOpt = Annotated[
     BackendName | None,
-    typer.Option(help="Model backend (default: settings model.backend)."),
+    typer.Option(
+        help="Model backend (default: settings model.backend); ocr: no model, the OCR "
+        "baseline (the photo's text, placed by the offline tools)."
+    ),
 ]
 ModelOpt = Annotated[str | None, typer.Option(help="Model id or local path.")]
 BaseUrlOpt = Annotated[
@@ -60,7 +63,8 @@ def open_backend(
 
     Returns (backend, backend name); `--replay` alone implies `--backend replay`.
     """
-    from gre_agent.agent.backends import ModelError, backend_from_options
+    from gre_agent.agent.backends import ModelError
+    from gre_agent.graphs.gre.model import open_model
 
     if replay is not None:
         if backend not in (None, "replay"):
@@ -68,7 +72,7 @@ def open_backend(
             raise typer.Exit(EXIT_USAGE)
         backend = "replay"
     try:
-        return backend_from_options(backend, model, base_url, replay), backend
+        return open_model(backend, model, base_url, replay), backend
     except (ModelError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/] model backend: {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from exc

@@ -60,7 +60,7 @@ class RunConfig:
     mode: Literal["agent", "single"] = "agent"
     verify: Literal["graph", "model"] = "graph"
     stages: Literal["auto", "single-pass", "per-stage"] | None = None  # None: settings
-    backend: Literal["openai", "transformers", "replay"] | None = None
+    backend: Literal["openai", "transformers", "replay", "ocr"] | None = None
     model: str | None = None
     base_urls: list[str] = dataclasses.field(default_factory=list)
     replay_path: str | None = None
@@ -272,15 +272,13 @@ def _prepare(run_dir: Path, manifest: dict[str, Any]) -> tuple[dict[str, dict], 
 
 
 def _make_backend(config: RunConfig) -> Any:
-    from gre_agent.agent.backends import backend_from_options
     from gre_agent.core.settings import load_settings
+    from gre_agent.graphs.gre.model import open_model
 
     kind = config.backend or load_settings().model.backend
     # openai: enough pooled connections for every worker, across every endpoint
     extra = {"max_concurrency": max(config.concurrency, 1)} if kind == "openai" else {}
-    return backend_from_options(
-        config.backend, config.model, config.base_urls, config.replay_path, **extra
-    )
+    return open_model(config.backend, config.model, config.base_urls, config.replay_path, **extra)
 
 
 def make_registry(config: RunConfig) -> Any:

@@ -25,8 +25,9 @@ class Context:
     verify: Literal["graph", "model"] = "graph"
     """graph: the graph extracts claims and calls tools; model: the model calls tools."""
 
-    backend: Literal["openai", "transformers", "replay"] | None = None
-    """Model backend; None takes settings.model.backend."""
+    backend: Literal["openai", "transformers", "replay", "ocr"] | None = None
+    """Model backend (ocr: the model-free OCR baseline, graphs/gre/ocr_model.py); None takes
+    settings.model.backend."""
 
     model: str | None = None
     """Model id or path; None takes settings.model.model."""
@@ -39,6 +40,13 @@ class Context:
 
     offline: bool = True
     """Use the offline backends of every tool (the reproducible default)."""
+
+    ocr: bool | None = None
+    """Ground the texts the model quotes in the photo's own OCR (`ocr.read`, see
+    graphs/gre/grounding.py) and add legible texts it missed as claims. None (auto): on
+    for the model backends (openai, transformers) when the registry has ocr.read; off for
+    replay (it reproduces a recorded run), for the OCR baseline (its texts are the OCR's)
+    and for test doubles. Graph-driven verification only."""
 
     use_exif: bool = False
     """Read the photo's EXIF GPS as evidence (off for evaluations: it leaks the answer)."""

@@ -69,6 +69,13 @@ class Finding(Enum):
     COUNTRY_CLUE_MATCH = ("country_clue", 0.5, "support", "a country-level clue fits the country")
     COUNTRY_CLUE_MISMATCH = ("country_clue", -1.0, "against", "a country-level clue points away")
     COUNTRY_CANDIDATE = ("country_clue", 1.0, "move", "the country the clues point to, as a place")
+    # text grounding (grounding.py): the model's quotes against the photo's own OCR. Per
+    # candidate that a text's findings support, once per text; unscored rows (no
+    # candidate) say the verdict of every text. An OCR miss is weak (small or stylised
+    # print), so it stays above CONTRADICTS: alone it never makes the agent ask again.
+    TEXT_SEEN_BY_BOTH = ("text", 0.5, "support", "the OCR read the text the model quotes too")
+    TEXT_NOT_SEEN = ("text", -0.4, "against", "the OCR read legible text, not the quoted one")
+    TEXT_FROM_OCR = ("text", 0.0, "neutral", "a legible OCR text the model did not mention")
     EXIF_GPS = ("exif", 4.0, "move", "the photo's own GPS tag")
     MODEL_REJECTED = ("model", -1.0, "against", "the model ruled the place out after the evidence")
     CHECK_FAILED = ("error", 0.0, "error", "a tool call failed")

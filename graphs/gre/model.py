@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -26,11 +26,27 @@ from gre_agent.graphs.gre.context import Context
 from gre_agent.tools import Registry
 
 
+def open_model(
+    backend: str | None,
+    model: str | None = None,
+    base_url: str | Sequence[str] | None = None,
+    replay_path: str | Path | None = None,
+    **kwargs: Any,
+) -> ModelBackend:
+    """The backend the options name: `ocr`, the model-free OCR baseline (built here: it
+    runs a tool, which agent/ may not import), or one of agent/'s backends."""
+    if backend == "ocr":
+        from gre_agent.graphs.gre.ocr_model import OcrBackend
+
+        return OcrBackend()
+    return backend_from_options(backend, model, base_url, replay_path, **kwargs)
+
+
 @lru_cache(maxsize=8)
 def _backend(
     backend: str | None, model: str | None, base_url: str | None, replay_path: str | None
 ) -> ModelBackend:
-    return backend_from_options(backend, model, base_url, replay_path)
+    return open_model(backend, model, base_url, replay_path)
 
 
 def backend_for(ctx: Context) -> ModelBackend:
@@ -54,12 +70,22 @@ def is_gre_model(model: str) -> bool:
 
 def stages_for(ctx: Context) -> Literal["single-pass", "per-stage"]:
     """The run's stages setting, `auto` resolved by the model's name."""
+    from gre_agent.graphs.gre.ocr_model import OCR_MODEL
+
+    if ctx.backend == "ocr" or getattr(ctx.backend_obj, "model", None) == OCR_MODEL:
+        return "single-pass"  # the OCR baseline answers in GRE's format only
     wanted = ctx.stages or load_settings().model.stages
     if wanted == "auto":
         return "single-pass" if is_gre_model(backend_for(ctx).model or "") else "per-stage"
     if wanted not in ("single-pass", "per-stage"):
         raise ValueError(f"unknown stages setting {wanted!r}")
     return wanted
+
+
+def asks_again(ctx: Context) -> bool:
+    """May the graph ask the model again (a repair, a revision)? Not a backend whose
+    answer is fixed by the photo (`answers_once`: the OCR baseline)."""
+    return not getattr(backend_for(ctx), "answers_once", False)
 
 
 def calibration_for(ctx: Context) -> Calibration:

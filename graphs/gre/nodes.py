@@ -30,7 +30,7 @@ from gre_agent.core.trace import (
     RepairEvent,
     StageEvent,
 )
-from gre_agent.graphs.gre import checks, model_tools
+from gre_agent.graphs.gre import checks, grounding, model_tools
 from gre_agent.graphs.gre.answer import build_prediction
 from gre_agent.graphs.gre.claims import extract
 from gre_agent.graphs.gre.context import Context
@@ -44,7 +44,9 @@ from gre_agent.graphs.gre.evidence import (
 )
 from gre_agent.graphs.gre.model import (
     ask,
+    asks_again,
     assistant_message,
+    backend_for,
     calibration_for,
     registry_for,
     stages_for,
@@ -197,7 +199,7 @@ async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     msgs = update.get("messages", state.messages)
     parsed = parse_stage(Hypotheses, text or "")
     cands = _candidates_from(parsed, text)
-    if not cands:
+    if not cands and asks_again(ctx):
         msgs, text, more = await _stage(ctx, state.image, msgs, "hypotheses_repair", REPAIR_PROMPT)
         events += more
         parsed = parse_stage(Hypotheses, text or "")
@@ -244,11 +246,14 @@ def _fallback_candidates(state: State) -> list[Candidate]:
     return out
 
 
-def _claims(state: State):
+def _claims(state: State, ground: dict[str, Any] | None = None):
+    """The claims of the model's stages, the user's hints, and the texts only the OCR read."""
+    ground = ground if ground is not None else state.grounding
+    from_ocr = grounding.Grounding.model_validate(ground).from_ocr() if ground else []
     return extract(
         Details.model_validate(state.details or {}),
         Semantics.model_validate(state.semantics or {}),
-        tuple(state.hints),
+        (*state.hints, *from_ocr),
     )
 
 
@@ -259,27 +264,45 @@ def _round_start(state: State) -> int:
 async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph-driven verification: claims from the stages, checked with the tools."""
     ctx = runtime.context
+    registry = registry_for(ctx)
     number = _round_start(state)
     checked = set(state.checked)
     budget = max(0, ctx.max_tool_calls - state.tool_calls)
+    # once per run: the model's texts against the photo's OCR, before the checks use them
+    ground, calls, errors = state.grounding, 0, 0
+    events: list[dict[str, Any]] = []
+    evidence: list[EvidenceItem] = []
+    if "ocr" not in checked and budget and grounding.wanted(ctx, registry, backend_for(ctx).name):
+        checked.add("ocr")
+        details = Details.model_validate(state.details or {})
+        found, events, evidence, failed = await grounding.read(
+            registry, state.image, details, number
+        )
+        ground = found.model_dump(mode="json") if found else None
+        calls, errors, budget = 1, int(failed), budget - 1
     cands, r = await checks.run_round(
-        registry_for(ctx),
+        registry,
         number,
         budget,
         checked,
-        _claims(state),
+        _claims(state, ground),
         [Candidate.model_validate(c) for c in state.hypotheses],
         state.image,
         ctx.use_exif,
     )
+    evidence += r.evidence
+    if ground:  # what the OCR said raises or lowers what the model's texts found
+        g = grounding.Grounding.model_validate(ground)
+        evidence += grounding.weigh(g, r.evidence, cands, checked, number)
     return {
-        "hypotheses": [c.model_dump() for c in cands],
-        "evidence": [e.model_dump(mode="json") for e in r.evidence],
+        "hypotheses": [c.model_dump() for c in ranked(cands)],
+        "evidence": [e.model_dump(mode="json") for e in evidence],
         "checked": sorted(checked),
+        "grounding": ground,
         "round": number,
-        "tool_calls": state.tool_calls + r.calls,
-        "tool_errors": state.tool_errors + r.errors,
-        "trace": r.events,
+        "tool_calls": state.tool_calls + calls + r.calls,
+        "tool_errors": state.tool_errors + errors + r.errors,
+        "trace": [*events, *r.events],
     }
 
 
@@ -379,7 +402,7 @@ async def revise(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if single_pass and ctx.verify == "model":
         last = Message.model_validate(state.messages[-1]) if state.messages else None
         text = last.text if last is not None and last.role == "assistant" else None
-    elif (
+    elif asks_again(ctx) and (
         not single_pass
         or contradicted(cands, evidence, state.round)
         or _move_unchecked(state, ctx, cands)
@@ -487,8 +510,10 @@ def _verification_node(ctx: Context) -> Literal["verify", "call_tools"]:
 def route_after_hypotheses(
     state: State, runtime: Runtime[Context]
 ) -> Literal["verify", "call_tools", "commit"]:
-    if not state.hypotheses or runtime.context.max_rounds <= 0:
+    if runtime.context.max_rounds <= 0:
         return "commit"
+    if not state.hypotheses and (runtime.context.verify != "graph" or _claims(state).is_empty()):
+        return "commit"  # no candidate, and no text for the evidence search to place
     return _verification_node(runtime.context)
 
 

@@ -52,6 +52,9 @@ class State(InputState):
     evidence: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
     """Checked claims (EvidenceItem dicts), all rounds."""
 
+    grounding: dict[str, Any] | None = None
+    """The model's texts against the photo's OCR (grounding.Grounding), from round 1."""
+
     checked: list[str] = field(default_factory=list)
     """Keys of checks already run, so a later round does not repeat them."""
 
