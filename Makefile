@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv vllm-venv browser ocr-apt demo test lint typecheck typecheck-baseline bench clean
+.PHONY: venv vllm-venv browser ocr-apt demo demo-replay test lint typecheck typecheck-baseline bench clean
 
 venv: $(STAMP)
 
@@ -17,17 +17,25 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -e ".[test]"
 	touch $(STAMP)
 
-# The main job, offline: gre locate on the bundled (synthetic) example image. The model's
-# answers are replayed from examples/helsinki-street.trace.jsonl (hand-written answers in
-# the GRE model's format; no weights needed); the tools run for real on the Helsinki OSM
-# extract, imported into the offline index on first use when no index exists yet.
+# The main job, offline and without a model: gre locate on the bundled (synthetic) example
+# image with the OCR baseline (--backend ocr): the OCR model inside the rapidocr wheel reads
+# its signs, and the tools place them on the Helsinki OSM extract, imported into the
+# offline index on first use when no index exists yet.
 DEMO_MAP ?= build/demo/helsinki-street-map.html
 OSM_DB = $$($(PY) -c 'from gre_agent.core.settings import load_settings; from gre_agent.tools.osm import default_db_path; print(default_db_path(load_settings()))')
 
 demo: venv
 	@db="$(OSM_DB)"; test -f "$$db" || $(VENV)/bin/gre data osm import --sample helsinki
+	$(VENV)/bin/gre locate examples/helsinki-street.jpg --backend ocr --map $(DEMO_MAP)
+
+# The GRE model's format: the same photo with hand-written answers in that format, replayed
+# from examples/helsinki-street.trace.jsonl (no weights needed), checked by the same tools.
+DEMO_REPLAY_MAP ?= build/demo/helsinki-street-replay-map.html
+
+demo-replay: venv
+	@db="$(OSM_DB)"; test -f "$$db" || $(VENV)/bin/gre data osm import --sample helsinki
 	$(VENV)/bin/gre locate examples/helsinki-street.jpg --backend replay \
-		--replay examples/helsinki-street.trace.jsonl --map $(DEMO_MAP)
+		--replay examples/helsinki-street.trace.jsonl --map $(DEMO_REPLAY_MAP)
 
 lint: venv
 	$(VENV)/bin/ruff check .
