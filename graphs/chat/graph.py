@@ -31,6 +31,7 @@ from gre_agent.graphs.chat.events import Reply
 from gre_agent.graphs.chat.intents import is_question, label_from_model, parse
 from gre_agent.graphs.chat.runs import run_agent
 from gre_agent.graphs.chat.state import ChatState, InputState
+from gre_agent.graphs.gre.hints import hint_place
 
 
 def _ctx(runtime: Runtime[ChatContext]) -> ChatContext:
@@ -244,12 +245,18 @@ async def recheck(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, 
     if after.get("lat") is not None and before.get("lat") is not None:
         moved = geodesic_km(before["lat"], before["lon"], after["lat"], after["lon"])
         if moved > 1.0:
-            lines.append(f"The answer moved {moved:.0f} km.")
+            where = (
+                f" from {before.get('place')} to {after.get('place')}" if after.get("place") else ""
+            )
+            lines.append(f"The answer moved {moved:.0f} km{where}.")
         else:
             lines.append("The answer stands.")
         lines.append(
             f"Confidence {before.get('confidence', 0):.2f} -> {after.get('confidence', 0):.2f}."
         )
+    # a hint in words ("I think it is Tampere"): say which place it made the tools check
+    if named := [p for h in state.hints if (p := hint_place(h)) and p != h.strip()]:
+        lines.append(f"Your hint names {', '.join(named)}: checked with the tools.")
     lines.append(await asyncio.to_thread(_located_text, run))
     reply = _reply(state, state.intent or "recheck", "\n".join(lines), run)
     return {"run": run, "base": new_base or state.base, "runs": state.runs + 1, **_said(reply)}

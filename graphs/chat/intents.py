@@ -3,6 +3,7 @@
 parse("/hint it was taken in winter")  -> Parsed("hint", "it was taken in winter")
 parse("why not Sweden?")               -> Parsed("why", "why not Sweden?")
 parse("I think it is Finland")         -> Parsed("hint", "I think it is Finland")
+parse("what else could it be?")        -> Parsed("alternatives", "what else could it be?")
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ QUESTION_WORDS = {
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("recheck", re.compile(r"\b(check|verify|look|try) (it )?again\b|\bre-?(check|verify)\b")),
+    # before "why": "what else could it be?" asks for the others, not for a reason
+    ("alternatives", re.compile(r"\b(what|where|somewhere|anywhere) else\b|\bother places?\b")),
     ("why", re.compile(r"\bwhy\b|\bwhat about\b|\bcould it (not )?be\b|\bis it (not )?in\b")),
     ("evidence", re.compile(r"\btools?\b|\bevidence\b|\bsources?\b|\bfound\b|\bchecked\b")),
     (

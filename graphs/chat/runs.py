@@ -10,7 +10,6 @@ last completed stage. Each finished stage is reported as a custom stream event
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from pathlib import Path
@@ -135,16 +134,53 @@ def stage_line(node: str, update: dict[str, Any]) -> str:
 
 
 def _result_summary(call: ToolCallEvent) -> str:
+    """What a tool said, in words ("3 matches, first: Tampere (61.498, 23.761)"), cut at a
+    word, never raw JSON cut mid-word."""
     if not call.ok:
         return f"error: {call.error_message}"
-    result = call.result
-    if isinstance(result, dict):
-        for key, value in result.items():
-            if isinstance(value, list):
-                return f"{len(value)} {key}" + (
-                    f", first: {_short(json.dumps(value[0], default=str), 120)}" if value else ""
-                )
-    return _short(json.dumps(result, default=str, ensure_ascii=False), 160)
+    return _clip(_readable(call.result), 200)
+
+
+# The fields that name a thing in a tool's result, best first.
+_NAME_KEYS = ("name", "display_name", "title", "label", "place", "street", "country_name")
+
+
+def _readable(value: Any, nested: bool = False) -> str:
+    """A JSON value as words: objects as "key: value" pairs (a nested one by its name and
+    point), lists by their length and first item."""
+    if isinstance(value, dict):
+        name = next((value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)), None)
+        if nested and name:
+            lat, lon = value.get("lat"), value.get("lon")
+            point = isinstance(lat, int | float) and isinstance(lon, int | float)
+            return f"{name} ({lat:.3f}, {lon:.3f})" if point else name
+        parts = []
+        for key, v in value.items():
+            if v is None or v == [] or v == {} or v == "":
+                continue
+            label = str(key).replace("_", " ")
+            if isinstance(v, list):
+                first = f" (first: {_readable(v[0], True)})" if not nested else ""
+                parts.append(f"{len(v)} {label}{first}")
+            elif isinstance(v, bool):
+                parts.append(f"{label}: {'yes' if v else 'no'}")
+            elif isinstance(v, float):
+                parts.append(f"{label}: {v:.4g}")
+            else:
+                parts.append(f"{label}: {_readable(v, True)}")
+        return ", ".join(parts) or "nothing"
+    if isinstance(value, list):
+        return f"{len(value)} item(s)" + (f", first: {_readable(value[0], True)}" if value else "")
+    return " ".join(str(value).split()) if value is not None else "nothing"
+
+
+def _clip(text: str, width: int) -> str:
+    """At most `width` characters, cut after a whole word."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:") + " …"
 
 
 def compact_run(

@@ -42,6 +42,7 @@ from gre_agent.graphs.gre.evidence import (
     ranked,
     same_place,
 )
+from gre_agent.graphs.gre.hints import hint_texts
 from gre_agent.graphs.gre.model import (
     ask,
     asks_again,
@@ -253,7 +254,7 @@ def _claims(state: State, ground: dict[str, Any] | None = None):
     return extract(
         Details.model_validate(state.details or {}),
         Semantics.model_validate(state.semantics or {}),
-        (*state.hints, *from_ocr),
+        (*hint_texts(state.hints), *from_ocr),
     )
 
 
