@@ -28,6 +28,33 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home")
 
 
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A small plain photo: what the scripted models "see" (they answer by prompt)."""
+    from PIL import Image
+
+    path = tmp_path / "street.jpg"
+    Image.new("RGB", (64, 48), (120, 130, 140)).save(path)
+    return path
+
+
+@pytest.fixture
+def offline_registry(tmp_path: Path, helsinki_osm_db: Path):
+    """Every tool on its offline backend, OSM from the real central-Helsinki extract."""
+    from gre_agent.tools import Registry
+
+    settings = Settings(
+        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
+    )
+    return Registry(settings, include_plugins=False)
+
+
+@pytest.fixture
+def registry(offline_registry):
+    """The offline registry, by the name most graph and chat tests use."""
+    return offline_registry
+
+
 def fast_http(**overrides: object) -> dict[str, object]:
     """Tool-family settings that make fault tests quick (short timeouts, tiny backoff)."""
     base: dict[str, object] = {

@@ -11,14 +11,12 @@ from gre_agent.cli.main import app
 from gre_agent.graphs.gre import Context, locate
 from gre_agent.graphs.gre.calibration import Calibration, fit, load
 from tests.scripted import ScriptedBackend
-from tests.test_graph_agent import (  # noqa: F401  (fixtures)
+from tests.test_graph_agent import (
     DETAIL_HELSINKI,
     SCENE,
     SEMANTIC,
     espoo_guess,
     keep,
-    offline_registry,
-    photo,
 )
 
 
@@ -51,7 +49,7 @@ def test_fit_pulls_an_overconfident_score_down_to_the_hit_rate():
     assert fit([0.9] * 5, [True] * 5, 25.0).apply(0.9) == 0.9  # too little data: identity
 
 
-def test_calibrate_a_run_then_the_agent_applies_it(tmp_path, photo, offline_registry):  # noqa: F811
+def test_calibrate_a_run_then_the_agent_applies_it(tmp_path, photo, offline_registry):
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in overconfident_rows()))

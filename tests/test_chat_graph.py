@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from PIL import Image
 
 from gre_agent.core.geo import geodesic_km
-from gre_agent.core.settings import Settings
 from gre_agent.graphs.chat import ChatContext, ChatService
-from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
 from tests.test_graph_agent import ALEKSANTERINKATU, DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess
 
@@ -41,21 +38,6 @@ def script(**overrides):
     }
     base.update(overrides)
     return base
-
-
-@pytest.fixture
-def photo(tmp_path):
-    path = tmp_path / "street.jpg"
-    Image.new("RGB", (64, 48), (120, 130, 140)).save(path)
-    return path
-
-
-@pytest.fixture
-def registry(tmp_path, helsinki_osm_db):
-    settings = Settings(
-        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
-    )
-    return Registry(settings, include_plugins=False)
 
 
 def service(tmp_path, backend, registry, **ctx):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-from PIL import Image
-
 from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
 from gre_agent.core.trace import read_trace
@@ -38,21 +35,6 @@ def espoo_guess(_messages) -> str:
 
 def keep(_messages) -> str:
     return '{"decision": "refine", "findings": ["waiting for more checks"]}'
-
-
-@pytest.fixture
-def photo(tmp_path):
-    path = tmp_path / "street.jpg"
-    Image.new("RGB", (64, 48), (120, 130, 140)).save(path)
-    return path
-
-
-@pytest.fixture
-def offline_registry(tmp_path, helsinki_osm_db):
-    settings = Settings(
-        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
-    )
-    return Registry(settings, include_plugins=False)
 
 
 def run(photo, backend, registry, **ctx):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-from PIL import Image
-
 from gre_agent.agent.backends import (
     Completion,
     OpenAIBackend,
@@ -16,32 +13,14 @@ from gre_agent.agent.backends import (
     TransformersBackend,
 )
 from gre_agent.core.geo import geodesic_km
-from gre_agent.core.settings import ModelSettings, Settings
+from gre_agent.core.settings import ModelSettings
 from gre_agent.core.trace import load_trace, read_trace
 from gre_agent.graphs.gre import Context, locate
-from gre_agent.tools import Registry
 from tests.fake_openai import FakeOpenAIServer
 from tests.scripted import ScriptedBackend
 from tests.test_graph_agent import DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess, keep
 
 AGENT_STAGES = {"scene", "detail", "semantic", "hypotheses"}  # verification needs a candidate
-
-
-@pytest.fixture
-def photo(tmp_path):
-    path = tmp_path / "photo.png"
-    img = Image.new("RGB", (96, 64), (40, 90, 160))
-    img.paste((230, 230, 230), (10, 10, 80, 30))
-    img.save(path)
-    return path
-
-
-@pytest.fixture
-def registry(tmp_path, helsinki_osm_db):
-    settings = Settings(
-        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
-    )
-    return Registry(settings, include_plugins=False)
 
 
 def run(photo, **ctx):

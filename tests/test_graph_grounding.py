@@ -15,7 +15,6 @@ from gre_agent.graphs.gre.evidence import Finding
 from gre_agent.graphs.gre.grounding import ground, quotes, similarity, wanted
 from gre_agent.tools.ocr import OcrText, ReadResult, _tool
 from tests.scripted import ScriptedBackend
-from tests.test_graph_agent import offline_registry  # noqa: F401
 from tests.test_tools_ocr import font
 
 
@@ -117,7 +116,7 @@ def test_quotes_are_the_claims_texts():
 # -- in the graph --------------------------------------------------------------------------
 
 
-def test_one_real_and_one_invented_text(tmp_path, offline_registry):  # noqa: F811
+def test_one_real_and_one_invented_text(tmp_path, offline_registry):
     photo = scene_file(tmp_path, ["Aleksanterinkatu", "Fabianinkatu"])
     result = run(photo, offline_registry, ocr=True)
     assert result.error is None, result.error
@@ -146,7 +145,7 @@ def test_one_real_and_one_invented_text(tmp_path, offline_registry):  # noqa: F8
     assert any(line.startswith("text 'Aleksanterinkatu'") for line in result.prediction.evidence)
 
 
-def test_grounding_moves_the_score_by_its_weights(tmp_path, offline_registry):  # noqa: F811
+def test_grounding_moves_the_score_by_its_weights(tmp_path, offline_registry):
     photo = scene_file(tmp_path, ["Aleksanterinkatu", "Unioninkatu"])
     on = run(photo, offline_registry, ocr=True)
     off = run(photo, offline_registry, ocr=False)
@@ -159,7 +158,7 @@ def test_grounding_moves_the_score_by_its_weights(tmp_path, offline_registry):  
     assert on.prediction.tool_calls == off.prediction.tool_calls + 1  # the OCR itself
 
 
-def test_auto_is_on_for_model_backends_only(offline_registry):  # noqa: F811
+def test_auto_is_on_for_model_backends_only(offline_registry):
     ctx = Context()
     assert wanted(ctx, offline_registry, "openai") and wanted(ctx, offline_registry, "transformers")
     assert not wanted(ctx, offline_registry, "replay")
@@ -170,6 +169,6 @@ def test_auto_is_on_for_model_backends_only(offline_registry):  # noqa: F811
     assert not wanted(Context(ocr=False), offline_registry, "openai")
 
 
-def test_test_doubles_run_no_ocr_by_default(tmp_path, offline_registry):  # noqa: F811
+def test_test_doubles_run_no_ocr_by_default(tmp_path, offline_registry):
     result = run(scene_file(tmp_path, ["Aleksanterinkatu"]), offline_registry)
     assert "ocr.read" not in [c.tool for c in load_trace(result.trace_path).tool_calls]

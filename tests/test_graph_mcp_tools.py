@@ -7,9 +7,6 @@ import asyncio
 import json
 import sys
 
-import pytest
-from PIL import Image
-
 from gre_agent.agent.backends import Completion, ToolCall
 from gre_agent.core.settings import load_settings
 from gre_agent.core.trace import load_trace
@@ -19,13 +16,6 @@ from tests.mcp_support import SCRIPT, http_server
 from tests.scripted import ScriptedBackend
 from tests.test_graph_agent import espoo_guess, keep
 from tests.test_mcp_client import write_toml
-
-
-@pytest.fixture
-def photo(tmp_path):
-    path = tmp_path / "photo.png"
-    Image.new("RGB", (64, 48), (40, 90, 160)).save(path)
-    return path
 
 
 def add_call(prefix: str) -> Completion:

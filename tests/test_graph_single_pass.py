@@ -13,7 +13,7 @@ from gre_agent.core.trace import load_trace
 from gre_agent.graphs.gre import Context, locate
 from gre_agent.graphs.gre.model import is_gre_model
 from tests.scripted import ScriptedBackend
-from tests.test_graph_agent import ALEKSANTERINKATU, offline_registry, photo, run  # noqa: F401
+from tests.test_graph_agent import ALEKSANTERINKATU, run
 
 # GRE's own format: five numbered sections, then the answer (a point near the corner).
 HELSINKI = """<think> 1. Street-level analysis: a dense European city street with stone
@@ -47,7 +47,7 @@ def test_gre_model_names():
     assert not is_gre_model("Qwen/Qwen2.5-VL-7B-Instruct") and not is_gre_model("progress")
 
 
-def test_one_generation_when_the_evidence_agrees(photo, offline_registry):  # noqa: F811
+def test_one_generation_when_the_evidence_agrees(photo, offline_registry):
     backend = gre(HELSINKI)
     result = run(photo, backend, offline_registry, stages="single-pass")
     assert result.error is None, result.error
@@ -64,14 +64,14 @@ def test_one_generation_when_the_evidence_agrees(photo, offline_registry):  # no
     assert pred.model_calls == 1 and pred.prompt_tokens > 0 and pred.completion_tokens > 0
 
 
-def test_a_contradicted_guess_costs_one_revision_call(photo, offline_registry):  # noqa: F811
+def test_a_contradicted_guess_costs_one_revision_call(photo, offline_registry):
     result = run(photo, gre(TOKYO), offline_registry, stages="single-pass", max_rounds=1)
     assert result.error is None, result.error
     assert model_stages(result) == ["single_pass", "verification"]
     assert result.prediction.model_calls == 2
 
 
-def test_single_pass_and_per_stage_give_the_same_answer(photo, offline_registry):  # noqa: F811
+def test_single_pass_and_per_stage_give_the_same_answer(photo, offline_registry):
     single = run(photo, gre(HELSINKI), offline_registry, stages="single-pass")
     staged = run(photo, gre(HELSINKI), offline_registry, stages="per-stage")
     assert (single.prediction.lat, single.prediction.lon) == pytest.approx(
@@ -82,7 +82,7 @@ def test_single_pass_and_per_stage_give_the_same_answer(photo, offline_registry)
     assert model_stages(staged)[:4] == ["scene", "detail", "semantic", "hypotheses"]
 
 
-def test_single_pass_prompt_is_gres_own_with_the_hints(photo, offline_registry):  # noqa: F811
+def test_single_pass_prompt_is_gres_own_with_the_hints(photo, offline_registry):
     backend = gre(HELSINKI)
     ctx = Context(backend_obj=backend, registry=offline_registry, stages="single-pass")
     asyncio.run(locate(photo, ctx, hints=["taken in winter"]))
@@ -91,7 +91,7 @@ def test_single_pass_prompt_is_gres_own_with_the_hints(photo, offline_registry):
     assert asked.startswith("Where was this photo taken?") and "taken in winter" in asked
 
 
-def test_auto_picks_single_pass_for_a_gre_model(photo, offline_registry):  # noqa: F811
+def test_auto_picks_single_pass_for_a_gre_model(photo, offline_registry):
     backend = gre(HELSINKI)
     backend.model = "Anonymous0515/GRE"
     result = run(photo, backend, offline_registry)

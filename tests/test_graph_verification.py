@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from PIL import Image
 
 from gre_agent.agent.backends import Completion, ToolCall
-from gre_agent.core.settings import Settings
 from gre_agent.graphs.gre import Context, build_graph
-from gre_agent.tools import Registry
 from tests.scripted import ScriptedBackend
 from tests.test_graph_agent import DETAIL_HELSINKI, SCENE, SEMANTIC, espoo_guess, keep
-
-
-@pytest.fixture
-def photo(tmp_path):
-    path = tmp_path / "photo.png"
-    Image.new("RGB", (96, 64), (40, 90, 160)).save(path)
-    return path
-
-
-@pytest.fixture
-def registry(tmp_path, helsinki_osm_db):
-    settings = Settings(
-        home=tmp_path / "home", offline=True, osm={"data_path": str(helsinki_osm_db)}
-    )
-    return Registry(settings, include_plugins=False)
 
 
 def geocode(call_id: str, query: str) -> Completion:
