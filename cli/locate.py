@@ -137,6 +137,15 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
     return ""
 
 
+def failed(node: str, update: dict[str, Any]) -> bool:
+    """A node whose step went wrong: the model could not answer, or the run committed no
+    coordinates (a red cross in the progress, never a green check)."""
+    if Trace.of(update.get("trace") or []).model_errors:
+        return True
+    pred = update.get("prediction") if node in ("commit", "single") else None
+    return pred is not None and pred.get("lat") is None
+
+
 class Progress:
     """Live progress of one image's stages on stderr: a status line plus a line per node."""
 
@@ -164,7 +173,8 @@ class Progress:
         if not self.enabled:
             return
         line = describe(node, update, width=max(30, self.console.width - 26))
-        self.console.print(f"  [green]✓[/] [cyan]{node:<10}[/] {line} [dim]{took:.2f}s[/]")
+        mark = "[red]✗[/]" if failed(node, update) else "[green]✓[/]"
+        self.console.print(f"  {mark} [cyan]{node:<10}[/] {line} [dim]{took:.2f}s[/]")
         nxt = NEXT.get(node, "working")
         if node == "decide":
             refine = update.get("decision") == "refine"

@@ -39,7 +39,8 @@ def failure_cause(events: list[Any]) -> str | None:
     trace = Trace.of(events)
     if trace.model_errors:
         first = trace.model_errors[0]
-        return f"{first.kind}: {first.message}"
+        message = first.message.removeprefix(f"{first.kind}: ")  # ModelError's str has it
+        return f"{first.kind}: {message}"
     for call in trace.tool_calls:
         if call.error_kind in UNREACHABLE:
             message = call.error.message if isinstance(call.error, ToolErrorRecord) else call.error
