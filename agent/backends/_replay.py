@@ -25,9 +25,10 @@ gets another's answer).
 
 Matching: a request takes the first unused record with its hash (identical requests take
 their records in recorded order); a record without `request_hash` answers any request,
-in call order. None left: `ModelError(kind=cache_miss)`, naming the request. `match="hash_then_order"` instead falls back to call order when no record has
-the hash (the first unused record in file order): for a single conversation whose
-prompts changed since it was recorded, never for a dataset.
+in call order. None left: `ModelError(kind=cache_miss)`, naming the request.
+`match="hash_then_order"` instead falls back to call order when no record has the hash
+(the first unused record in file order): for a single conversation whose prompts changed
+since it was recorded, never for a dataset.
 A replayed completion keeps the recorded text, tool calls and usage; `backend` is "replay"
 and `latency_s` is the replay's own (near zero).
 """
