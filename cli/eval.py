@@ -31,36 +31,39 @@ def _km(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{x:,.1f}"
 
 
-def _table(report: ScoreReport) -> Table:
+def _tables(report: ScoreReport) -> list[Table]:
+    """Accuracy, then distances: two narrow tables, the CI as a low and a high row, so
+    every figure fits 80 columns whole (rich folds a cell rather than cut it)."""
     keys = list(report.acc_km)
-    table = Table(title=f"accuracy % within km, n = {report.n}", caption=report.conventions)
-    for name in ("set", *(f"@{k}" for k in keys), "median km", "mean km", "GeoScore"):
-        table.add_column(name, justify="left" if name == "set" else "right")
-    table.add_row(
-        "all",
-        *(_pct(report.acc_km[k]) for k in keys),
-        _km(report.median_km),
-        _km(report.mean_km),
-        f"{report.mean_geoscore:,.1f}",
-    )
+    acc = Table(title=f"accuracy % within km, n = {report.n}")
+    dist = Table(title="distance error and GeoScore", caption=report.conventions)
+    for table, names in (
+        (acc, [f"@{k}" for k in keys]),
+        (dist, ["median km", "mean km", "GeoScore"]),
+    ):
+        table.add_column("set", overflow="fold")
+        for name in names:
+            table.add_column(name, justify="right", overflow="fold")
+
+    def add(label: str, s: Any) -> None:
+        acc.add_row(label, *(_pct(s.acc_km[k]) for k in keys))
+        dist.add_row(label, _km(s.median_km), _km(s.mean_km), f"{s.mean_geoscore:,.1f}")
+
+    add("all", report)
     if report.ci:
         ci = report.ci
-        table.add_row(
-            f"{100 * ci.level:g}% CI",
-            *(f"{_pct(ci.acc_km[k].low)}–{_pct(ci.acc_km[k].high)}" for k in keys),
-            f"{_km(ci.median_km.low)}–{_km(ci.median_km.high)}",
-            f"{_km(ci.mean_km.low)}–{_km(ci.mean_km.high)}",
-            f"{ci.mean_geoscore.low:,.0f}–{ci.mean_geoscore.high:,.0f}",
-        )
+        level = f"{100 * ci.level:g}% CI"
+        for end, name in (("low", "low"), ("high", "high")):
+            acc.add_row(f"{level} {name}", *(_pct(getattr(ci.acc_km[k], end)) for k in keys))
+            dist.add_row(
+                f"{level} {name}",
+                _km(getattr(ci.median_km, end)),
+                _km(getattr(ci.mean_km, end)),
+                f"{getattr(ci.mean_geoscore, end):,.0f}",
+            )
     for scene, s in report.by_scene.items():
-        table.add_row(
-            f"{scene} ({s.n})",
-            *(_pct(s.acc_km[k]) for k in keys),
-            _km(s.median_km),
-            _km(s.mean_km),
-            f"{s.mean_geoscore:,.1f}",
-        )
-    return table
+        add(f"{scene} ({s.n})", s)
+    return [acc, dist]
 
 
 def _print_extras(report: ScoreReport, console: Console) -> None:
@@ -134,7 +137,8 @@ def score(
         typer.echo(report.model_dump_json(indent=2))
         return
     console = Console()
-    console.print(_table(report))
+    for table in _tables(report):
+        console.print(table)
     _print_extras(report, console)
 
 

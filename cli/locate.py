@@ -68,8 +68,14 @@ def tool_settings(online: bool) -> Settings:
 
 
 def _short(text: Any, width: int = 70) -> str:
+    """Free text in at most `width` characters, cut after a whole word (figures and counts
+    are never passed through it: rich wraps those lines instead)."""
     s = " ".join(str(text).split())
-    return s if len(s) <= width else s[: width - 1] + "…"
+    if len(s) <= width:
+        return s
+    cut = s[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
@@ -85,7 +91,7 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
     if node == "detail":
         texts = (update.get("details") or {}).get("texts") or []
         shown = ", ".join(f'"{t}"' for t in texts[:4]) or "no text read"
-        return _short(f"{len(texts)} text(s): {shown}", width) + note
+        return f"{len(texts)} text(s): " + _short(shown, max(20, width - 10)) + note
     if node == "semantic":
         sem = update.get("semantics") or {}
         bits = [
@@ -102,24 +108,22 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
             ", ".join(p for p in (h.get("place"), h.get("country_code")) if p) or "unnamed"
             for h in hyps
         ]
-        return _short(f"{len(hyps)} candidate(s): " + "; ".join(labels[:4]), width) + note
+        head = f"{len(hyps)} candidate(s): "
+        return head + _short("; ".join(labels[:4]), max(20, width - len(head))) + note
     if node == "verify":
         counts = trace.counts()
         found = sum(1 for e in update.get("evidence") or [] if e.get("weight"))
         best = (update.get("hypotheses") or [{}])[0]
         label = ", ".join(p for p in (best.get("place"), best.get("country_code")) if p)
-        return (
-            _short(
-                f"round {update.get('round')}, best {label or '-'}: {counts.tool_calls} tool "
-                f"call(s), {counts.tool_errors} error(s), {found} finding(s)",
-                width,
-            )
-            + note
+        figures = (
+            f"round {update.get('round')}: {counts.tool_calls} tool call(s), "
+            f"{counts.tool_errors} error(s), {found} finding(s)"
         )
+        return f"{figures}; best {_short(label or '-', max(20, width - len(figures)))}" + note
     if node == "call_tools":
         calls = trace.of_type(ToolCallEvent)  # the skipped ones were answered too
         errors = sum(1 for e in calls if not e.ok)
-        return _short(f"model's tool calls: {len(calls)} answered, {errors} error(s)", width)
+        return f"model's tool calls: {len(calls)} answered, {errors} error(s)"
     if node == "tools":
         return f"{len(update.get('tool_messages') or [])} tool call(s) run"
     if node == "revise":
@@ -127,8 +131,8 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
         label = ", ".join(p for p in (best.get("place"), best.get("country_code")) if p)
         return _short(f"revised with the evidence; best {label or '-'}", width) + note
     if node == "decide":
-        verdict = f"{update.get('decision') or '-'}: {update.get('decision_reason') or ''}"
-        return _short(verdict, width)
+        # the reason holds figures ("confirmed (1.00 >= 0.80)"): whole, rich wraps it
+        return f"{update.get('decision') or '-'}: {update.get('decision_reason') or ''}"
     if node in ("commit", "single"):
         pred = update.get("prediction") or {}
         if pred.get("lat") is None:

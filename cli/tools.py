@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.padding import Padding
 
 from gre_agent.core.settings import Settings, load_settings
 from gre_agent.tools.registry import Registry, UnknownToolError
@@ -33,11 +34,15 @@ def list_tools(
         if as_json:
             typer.echo(json.dumps(specs, indent=2))
             return
-        table = Table("tool", "backends", "active", "description")
+        # a list, not a table: at 80 columns a four-column table squeezes every description
+        # into a narrow column of many lines
+        console = Console(highlight=False)
         for tool, spec in zip(tools, specs, strict=True):
             active = "mcp" if tool.source == "mcp" else tool.backend
-            table.add_row(spec["name"], ", ".join(spec["backends"]), active, spec["description"])
-        Console().print(table)
+            others = [b for b in spec["backends"] if b != active]
+            also = f" (also: {', '.join(others)})" if others else ""
+            console.print(f"[bold]{escape(spec['name'])}[/]  [dim]{escape(active + also)}[/]")
+            console.print(Padding(escape(spec["description"]), (0, 0, 0, 4), expand=False))
     finally:
         registry.close()
 

@@ -66,8 +66,8 @@ recheck_graph = build_recheck_graph()
 
 
 def _short(text: Any, width: int = 90) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= width else s[: width - 1] + "…"
+    """Free text cut after a whole word (lines with figures are not cut: the chats wrap)."""
+    return _clip(" ".join(str(text).split()), width)
 
 
 def _where(h: dict[str, Any]) -> str:
@@ -109,22 +109,21 @@ def stage_line(node: str, update: dict[str, Any]) -> str:
     if node == "verify":
         counts = trace.counts()
         best = (update.get("hypotheses") or [{}])[0]
-        return _short(
+        return (
             f"round {update.get('round')}: {counts.tool_calls} tool call(s), "
-            f"{counts.tool_errors} error(s); "
-            f"best {_where(best)}"
+            f"{counts.tool_errors} error(s); best {_short(_where(best), 40)}"
         )
     if node == "call_tools":
         calls = trace.of_type(ToolCallEvent)  # the skipped ones were answered too
         failed = sum(1 for e in calls if not e.ok)
-        return _short(f"the model's tool calls: {len(calls)} answered, {failed} error(s)")
+        return f"the model's tool calls: {len(calls)} answered, {failed} error(s)"
     if node == "tools":
         return f"{len(update.get('tool_messages') or [])} tool call(s) run"
     if node == "revise":
         best = (update.get("hypotheses") or [{}])[0]
         return _short(f"revised with the evidence; best {_where(best)}") + note
     if node == "decide":
-        return _short(f"{update.get('decision')}: {update.get('decision_reason')}")
+        return f"{update.get('decision')}: {update.get('decision_reason')}"  # figures: whole
     if node in ("commit", "single"):
         pred = update.get("prediction") or {}
         if pred.get("lat") is None:
