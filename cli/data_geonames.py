@@ -14,8 +14,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gre_agent.core.settings import load_settings
-
 app = typer.Typer(
     help="Import a GeoNames dump (allCountries.txt, cities500.txt, or their .zip).",
     no_args_is_help=True,
@@ -61,6 +59,7 @@ def import_dump(
     ] = None,
 ) -> None:
     """Build the local GeoNames index the offline geocoder reads."""
+    from gre_agent.core.settings import load_settings
     from gre_agent.tools.gazetteer._dump import (
         ADMIN1_FILE,
         DumpError,

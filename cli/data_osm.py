@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gre_agent.core.settings import load_settings
-
 app = typer.Typer(help="Offline osm data.", no_args_is_help=True)
 err = Console(stderr=True)
 
@@ -51,6 +49,8 @@ def import_cmd(
             raise typer.Exit(2)
         pbf = sample_path(sample)
     assert pbf is not None
+    from gre_agent.core.settings import load_settings
+
     target = db or default_db_path(load_settings())
     stats = import_pbf(pbf, target)
     err.print(

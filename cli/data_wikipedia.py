@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from gre_agent.core.errors import ConfigError, ToolFailure
-from gre_agent.core.settings import load_settings
 
 app = typer.Typer(help="Offline Wikipedia: Kiwix ZIM files.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -48,6 +47,8 @@ def list_cmd(
     from gre_agent.tools.wikipedia import _zim
 
     rows: list[dict[str, Any]] = []
+    from gre_agent.core.settings import load_settings
+
     for path in _zim.candidate_paths(load_settings()):
         try:
             zim = _zim.open_zim(path)
@@ -93,6 +94,7 @@ def list_cmd(
 @app.command("geo-index")
 def geo_index_cmd() -> None:
     """Build the geosearch coordinate index of every ZIM found (otherwise done on first use)."""
+    from gre_agent.core.settings import load_settings
     from gre_agent.tools.wikipedia import _zim
 
     settings = load_settings()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from gre_agent.cli.options import StagesOpt
-from gre_agent.evals import ScoreReport, read_predictions, score_rows
-from gre_agent.evals._score import AdminMode
-from gre_agent.evals.metrics import DistanceMethod
+
+if TYPE_CHECKING:  # the evals package loads on use: `gre --help` does not wait for it
+    from gre_agent.evals import ScoreReport
+    from gre_agent.evals._score import AdminMode
+    from gre_agent.evals.metrics import DistanceMethod
 
 app = typer.Typer(help="Evaluate geolocation predictions.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -119,6 +121,8 @@ def score(
     if bootstrap < 0:
         err.print("[red]error:[/] --bootstrap must be 0 or more")
         raise typer.Exit(EXIT_USAGE)
+    from gre_agent.evals import read_predictions, score_rows
+
     try:
         rows, problems = read_predictions(predictions)
     except OSError as exc:
@@ -131,7 +135,7 @@ def score(
     if problems:
         err.print(f"{len(problems)} bad rows skipped, {len(rows)} scored")
     method: DistanceMethod = "haversine" if distance == "haversine" else "geodesic"
-    mode = cast(AdminMode, admin)
+    mode = cast("AdminMode", admin)
     report = score_rows(rows, problems, distance=method, bootstrap=bootstrap, seed=seed, admin=mode)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))

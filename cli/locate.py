@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -28,9 +28,10 @@ from gre_agent.cli.options import (
     TilesOpt,
     open_backend,
 )
-from gre_agent.core.settings import Settings, load_settings
 from gre_agent.core.text import json_line
-from gre_agent.core.trace import ToolCallEvent, Trace
+
+if TYPE_CHECKING:  # settings and the trace models load on use: `gre --help` does not wait
+    from gre_agent.core.settings import Settings
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -59,6 +60,8 @@ def tool_settings(online: bool) -> Settings:
     """Settings for the tools: offline forces every tool onto its offline backend; online
     switches every family that has an online backend to it (endpoints, rate limits and
     caches as configured in gre.toml / GRE_* variables)."""
+    from gre_agent.core.settings import load_settings
+
     if not online:
         return load_settings(offline=True)
     settings = load_settings(offline=False)
@@ -80,6 +83,8 @@ def _short(text: Any, width: int = 70) -> str:
 
 def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
     """One line saying what a finished node produced (about `width` characters)."""
+    from gre_agent.core.trace import ToolCallEvent, Trace
+
     trace = Trace.of(update.get("trace") or [])
     model_errors = trace.model_errors
     note = ""
@@ -144,6 +149,8 @@ def describe(node: str, update: dict[str, Any], width: int = 70) -> str:
 def failed(node: str, update: dict[str, Any]) -> bool:
     """A node whose step went wrong: the model could not answer, or the run committed no
     coordinates (a red cross in the progress, never a green check)."""
+    from gre_agent.core.trace import Trace
+
     if Trace.of(update.get("trace") or []).model_errors:
         return True
     pred = update.get("prediction") if node in ("commit", "single") else None

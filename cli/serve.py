@@ -11,8 +11,6 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from gre_agent.core.settings import load_settings
-
 console = Console(stderr=True)
 
 # `vllm serve` is the usual entry point; the module form also works where the console
@@ -112,6 +110,8 @@ def serve(
     ),
 ) -> None:
     """Serve the GRE model with vLLM (OpenAI-compatible API), then point `gre` at it."""
+    from gre_agent.core.settings import load_settings
+
     settings = load_settings()
     model = model or settings.model.model
     cmd = vllm_command(

@@ -6,15 +6,15 @@ import asyncio
 import json
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 
-from gre_agent.core.settings import Settings, load_settings
-from gre_agent.tools.registry import Registry, UnknownToolError
+if TYPE_CHECKING:  # settings and the registry load on use: `gre --help` does not wait
+    from gre_agent.core.settings import Settings
 
 app = typer.Typer(help="List, call and serve the agent's tools.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -27,6 +27,9 @@ def list_tools(
     as_json: Annotated[bool, typer.Option("--json", help="Print specs with JSON schemas.")] = False,
 ) -> None:
     """List the registered tools (built-in and plugins)."""
+    from gre_agent.core.settings import load_settings
+    from gre_agent.tools.registry import Registry
+
     registry = Registry(load_settings())
     try:
         tools = registry.tools()
@@ -63,6 +66,8 @@ def call_tool(
     if not isinstance(parsed, dict):
         err.print("[red]error:[/] --args must be a JSON object")
         raise typer.Exit(EXIT_USAGE)
+    from gre_agent.tools.registry import Registry, UnknownToolError
+
     registry = Registry(_settings(offline))
     try:
         tool = registry.get(name)
@@ -109,6 +114,7 @@ def serve_tools(
     import anyio
 
     from gre_agent.tools.mcp.server import build_server, serve_http, serve_stdio
+    from gre_agent.tools.registry import Registry
 
     if offline and online:
         err.print("[red]error:[/] --offline and --online exclude each other")
@@ -126,4 +132,6 @@ def serve_tools(
 
 
 def _settings(offline: bool) -> Settings:
+    from gre_agent.core.settings import load_settings
+
     return load_settings(offline=True) if offline else load_settings()

@@ -12,13 +12,16 @@ import csv
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.spatial import cKDTree
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, valid_points
+
+if TYPE_CHECKING:  # scipy loads with the first index (a third of a second at start-up)
+    from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = MEAN_EARTH_RADIUS_KM  # chords become km on the IUGG mean radius
 LEAF_SIZE = 32  # measured: ~25% faster queries than scipy's default of 16
@@ -31,6 +34,12 @@ def unit_vectors(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     lam = np.radians(np.asarray(lons, dtype=np.float64))
     cos_phi = np.cos(phi)
     return np.column_stack((cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)))
+
+
+def _kdtree(points: np.ndarray) -> cKDTree:
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points, leafsize=LEAF_SIZE)
 
 
 def chord_to_km(chord: np.ndarray) -> np.ndarray:
@@ -81,7 +90,7 @@ class ReversePlaces:
             admin1=admin1,
             admin2=admin2,
             country=np.asarray(country, dtype="<U2"),
-            tree=cKDTree(unit_vectors(lats, lons), leafsize=LEAF_SIZE),
+            tree=_kdtree(unit_vectors(lats, lons)),
         )
 
     def batch(self, lats: ArrayLike, lons: ArrayLike, workers: int = 1) -> ReverseBatch:
