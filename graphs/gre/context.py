@@ -2,13 +2,17 @@
 
 Plain fields can come from JSON (LangGraph Server, `langgraph dev`); `backend_obj` and
 `registry` let Python callers inject a live backend (a scripted model in tests, a shared
-vLLM client in evaluations) and a tool registry.
+vLLM client in evaluations) and a tool registry. Those two are left out of the JSON schema
+(`SkipJsonSchema`: langgraph builds the schema with pydantic's TypeAdapter), so a client
+of the server is never offered fields it cannot send.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from pydantic.json_schema import SkipJsonSchema
 
 
 @dataclass(kw_only=True)
@@ -76,8 +80,8 @@ class Context:
     max_tokens: int | None = None
     """Per model call; None takes settings.model.max_tokens."""
 
-    backend_obj: Any = field(default=None, repr=False)
+    backend_obj: SkipJsonSchema[Any] = field(default=None, repr=False)
     """A ready ModelBackend (overrides backend/model/base_url)."""
 
-    registry: Any = field(default=None, repr=False)
+    registry: SkipJsonSchema[Any] = field(default=None, repr=False)
     """A ready tool Registry (overrides offline)."""
