@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gre_agent.core.columns import LAT, LON, pick
 from gre_agent.core.errors import GreError
 from gre_agent.core.geo import is_latitude, is_longitude
 from gre_agent.core.trace import file_sha256
@@ -27,8 +28,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 RUN_FILES = ("results.jsonl", "predictions.jsonl", "results.json", "results.csv")
 _ID = ("id", "image_id", "sample_id", "img_id", "uid")
 _IMAGE = ("image_path", "image", "img_path", "path", "file", "filename")
-_LAT = ("gt_lat", "lat", "latitude", "LAT", "Latitude")
-_LON = ("gt_lon", "lon", "lng", "longitude", "LON", "Longitude")
+_LAT = LAT  # the one resolver the evaluation loaders use too (core/columns.py)
+_LON = LON
 _SHA = ("image_sha256", "sha256")
 
 
@@ -37,10 +38,7 @@ class GroundTruthError(GreError, ValueError):
 
 
 def _pick(row: dict[str, Any], names: tuple[str, ...]) -> Any:
-    for n in names:
-        if row.get(n) not in (None, ""):
-            return row[n]
-    return None
+    return pick(row, names)
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

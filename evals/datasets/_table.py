@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from gre_agent.core.columns import LAT, LON, find_column
 from gre_agent.evals.datasets._model import DatasetFormatError, LoadedDataset, SampleMeta
 from gre_agent.evals.datasets._records import read_records, require
 from gre_agent.evals.datasets._rows import ImageCheck, ImageResolver, SampleBuilder, clean_label
@@ -18,8 +19,8 @@ from gre_agent.evals.datasets._rows import ImageCheck, ImageResolver, SampleBuil
 _CANDIDATES = {
     "id": ("id", "sample_id", "img_id", "image_id", "uid"),
     "image": ("image_path", "image", "img_path", "path", "file", "filename", "img_id"),
-    "lat": ("lat", "latitude", "gt_lat", "LAT", "Latitude"),
-    "lon": ("lon", "lng", "longitude", "gt_lon", "LON", "Longitude"),
+    "lat": LAT,  # the one resolver `gre finetune data --gt` uses too (core/columns.py)
+    "lon": LON,
     "scene": ("scene", "scene_type", "category"),
     "country": ("country", "country_code"),
     "region": ("region", "state", "admin1"),
@@ -50,12 +51,9 @@ class Columns(BaseModel):
     def detect(cls, names: Iterable[str]) -> Columns:
         """Columns found among common spellings (exact name first, then any case)."""
         names = list(names)
-        lower = {n.casefold(): n for n in names}
         found: dict[str, str | None] = {}
         for field, options in _CANDIDATES.items():
-            hit = next((o for o in options if o in names), None)
-            hit = hit or next((lower[o.casefold()] for o in options if o.casefold() in lower), None)
-            found[field] = hit
+            found[field] = find_column(names, options)
         missing = [f for f in ("id", "lat", "lon") if not found[f]]
         if missing:
             raise DatasetFormatError(f"no column for {missing} among {names}; pass Columns(...)")
