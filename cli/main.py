@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from gre_agent.cli import _help
 from gre_agent.cli.chat import chat_cmd
 from gre_agent.cli.data import app as data_app
 from gre_agent.cli.eval import app as eval_app
@@ -15,6 +16,8 @@ from gre_agent.cli.sessions import app as sessions_app
 from gre_agent.cli.tools import app as tools_app
 from gre_agent.cli.trace import app as trace_app
 from gre_agent.cli.web import web_cmd
+
+_help.install()
 
 app = typer.Typer(
     name="gre",

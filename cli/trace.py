@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -102,6 +103,7 @@ def _stage_table(parsed: dict[str, Any]) -> Table | Text:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
     table.add_column()
+    shown: dict[str, str] = {}
     for key, value in parsed.items():
         if value in (None, "", [], {}):
             continue
@@ -120,7 +122,17 @@ def _stage_table(parsed: dict[str, Any]) -> Table | Text:
             continue
         if isinstance(value, list):
             value = "; ".join(str(v) for v in value)
-        table.add_row(key, escape(_short(value)))
+        text = " ".join(str(value).split())
+        # a single-pass answer fills several fields from one sentence: show it once
+        first = next((k for k, v in shown.items() if v == text), None)
+        if first is not None:
+            table.add_row(key, Text(f"(as {first})", style="dim"))
+            continue
+        prefix = next((v for v in shown.values() if len(v) > 20 and text.startswith(v)), None)
+        shown[key] = text
+        if prefix is not None:
+            text = "… " + text[len(prefix) :].lstrip(" ;,.")
+        table.add_row(key, escape(_short(text)))
     return table if table.row_count else Text("(nothing parsed)", style="dim")
 
 
@@ -206,8 +218,9 @@ def _tool_call(e: ToolCallEvent) -> Group:
     else:
         outcome = Text(f"→ {result_summary(e.result)}")
     line = Text.assemble(("tool  ", "bold yellow"), (e.tool or "?", "yellow"), tail)
-    args = Text(f"      {_args(e.args)}", no_wrap=True, overflow="ellipsis")
-    return Group(line, args, Text.assemble("      ", outcome))
+    # indented as a block: a result that wraps stays under its tool, not at column 0
+    args = Padding(Text(_args(e.args)), (0, 0, 0, 6), expand=False)
+    return Group(line, args, Padding(outcome, (0, 0, 0, 6), expand=False))
 
 
 def _detail(e: Any) -> str:
