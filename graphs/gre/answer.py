@@ -43,8 +43,8 @@ def failure_cause(events: list[Any]) -> str | None:
         return f"{first.kind}: {message}"
     for call in trace.tool_calls:
         if call.error_kind in UNREACHABLE:
-            message = call.error.message if isinstance(call.error, ToolErrorRecord) else call.error
-            return f"{call.error_kind}: {call.tool}: {message}"
+            said = call.error.message if isinstance(call.error, ToolErrorRecord) else call.error
+            return f"{call.error_kind}: {call.tool}: {said}"
     return None
 
 
