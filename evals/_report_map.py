@@ -22,6 +22,7 @@ from gre_agent.graphs.gre.map import ASSETS, DEFAULT_ATTRIBUTION, build_map, ren
 BANDS = ((1, "#1a9641"), (25, "#66bd63"), (200, "#a6d96a"), (750, "#fdae61"), (2500, "#f46d43"))
 FAR = "#d7191c"
 TRUTH = "#2c3e99"
+FAILED = "#7f7f7f"  # an image the agent did not answer
 MAX_POINTS = 5000  # beyond this the page gets slow; the worst errors are drawn first
 
 
@@ -44,6 +45,11 @@ class _Tooltip(MacroElement):
         super().__init__()
         self._name = "Tooltip"
         self.text = html.escape(text)
+
+
+def _has_truth(row: dict[str, Any]) -> bool:
+    lat, lon = row.get("gt_lat"), row.get("gt_lon")
+    return isinstance(lat, int | float) and isinstance(lon, int | float)
 
 
 def write_error_map(
@@ -74,7 +80,19 @@ def write_error_map(
         mark = folium.CircleMarker(pred, radius=4, color=colour, fill=True, fill_opacity=0.9)
         mark.add_child(_Tooltip(tip))
         mark.add_to(preds)
-    for group in (lines, truth, preds):
+    # the images without an answer, at their ground truth: an outage shows where it hit
+    failed = folium.FeatureGroup(name="failed images (ground truth)")
+    for d, r in zip(distances, rows, strict=True):
+        if d != float("inf") or not _has_truth(r):
+            continue
+        why = f"{r.get('status') or 'failed'}: {r.get('error') or 'no answer'}"
+        mark = folium.CircleMarker(
+            (r["gt_lat"], r["gt_lon"]), radius=4, color=FAILED, fill=True, fill_opacity=0.5
+        )
+        # a popup (click), not a tooltip: the error text is long
+        mark.add_child(folium.Popup(html.escape(f"{r.get('id')}: {why[:300]}"), max_width=360))
+        mark.add_to(failed)
+    for group in (lines, truth, preds, failed):
         group.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.location = [20.0, 0.0]

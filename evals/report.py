@@ -32,7 +32,7 @@ class ReportFiles:
     markdown: Path
     html: Path
     accuracy_plot: Path
-    cdf_plot: Path
+    cdf_plot: Path | None  # None when too few images answered for a curve
     map: Path
     score: RunScore
 
@@ -337,6 +337,35 @@ def render_html(title: str, sections: list[Section]) -> str:
     )
 
 
+MIN_CDF_POINTS = 3  # answered images an error CDF needs to show a curve
+
+
+def answers_source(config: dict[str, Any]) -> str:
+    """Who answered: the model and its backend, or the trace a replay read its answers from
+    (a replay of hand-written answers is not an evaluation of the model it names)."""
+    backend = config.get("backend")
+    if backend == "replay":
+        trace = config.get("replay_path")
+        return f"answers replayed from {Path(trace).name if trace else 'a trace'} (replay)"
+    if backend == "ocr":
+        return "the OCR baseline (no model)"
+    return f"{config.get('model') or '?'} via {backend or '?'}"
+
+
+def selection_text(selection: Any) -> str:
+    """The manifest's selection as words ("limit 5, shard 1/4"), not a Python dict."""
+    if not selection:
+        return "every image"
+    if not isinstance(selection, dict):
+        return str(selection)
+    parts = [
+        f"{k.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in selection.items()
+        if v not in (None, "", [], {})
+    ]
+    return "; ".join(parts) or "every image"
+
+
 def _when(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "-"
@@ -382,22 +411,24 @@ def write_report(
 
     config = manifest.get("config", {})
     name = manifest.get("dataset", {}).get("name") or run_dir.name
-    title = f"Evaluation of {config.get('model') or '?'} ({config.get('mode')}) on {name}"
+    title = f"Evaluation of {answers_source(config)} ({config.get('mode')}) on {name}"
     acc_png = plot_accuracy(out / "accuracy_vs_distance.png", d, benchmark, title)
-    cdf_png = plot_cdf(out / "error_cdf.png", d, before, title)
+    # an error curve of one or two points says nothing: none, and the report says why
+    enough = int(np.isfinite(d).sum()) >= MIN_CDF_POINTS
+    cdf_png = plot_cdf(out / "error_cdf.png", d, before, title) if enough else None
     map_html = write_error_map(out / "map.html", rows, list(d), tiles=tiles)
     link = _relative(run_dir, out)
 
     git = manifest.get("git") or {}
     info = Table(
-        ["", ""],
+        ["run", "value"],
         [
             [
                 "dataset",
                 f"{name} ({fmt or '?'}), fingerprint {manifest['dataset'].get('fingerprint')}",
             ],
-            ["selection", str(manifest.get("selection"))],
-            ["model", f"{config.get('model')} via {config.get('backend')}"],
+            ["selection", selection_text(manifest.get("selection"))],
+            ["model", answers_source(config)],
             ["mode", f"{config.get('mode')} (verify: {config.get('verify')})"],
             ["tools", "offline" if config.get("offline") else "online"],
             [
@@ -409,7 +440,7 @@ def write_report(
             ["run", f"{_when(manifest.get('started'))} to {_when(manifest.get('ended'))}"],
             [
                 "images",
-                f"{score.n} with a result, {score.n_failed} failed "
+                f"{score.n} images: {score.n_answered} answered, {score.n_failed} failed "
                 f"({', '.join(f'{k} {v}' for k, v in score.failures.items()) or 'none'})",
             ],
         ],
@@ -419,7 +450,13 @@ def write_report(
         Section("Accuracy", [accuracy_table(score, benchmark)]),
         Section(
             "Curves",
-            [Image(acc_png.name, "accuracy versus distance"), Image(cdf_png.name, "error CDF")],
+            [
+                Image(acc_png.name, "accuracy versus distance"),
+                Image(cdf_png.name, "error CDF")
+                if cdf_png
+                else f"No error CDF: {score.n_answered} image(s) answered, fewer than "
+                f"{MIN_CDF_POINTS}.",
+            ],
         ),
         Section("Map", [Link(map_html.name, "World map of predictions and errors")]),
     ]
