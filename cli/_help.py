@@ -15,13 +15,14 @@ def _usage_name(self: Any) -> str:
     return name + ("..." if self.nargs != 1 and not name.endswith("...") else "")
 
 
+_typer_type_column: Any = getattr(core.TyperOption, "display_type_rich", None)
+
+
 def _type_column(self: Any, ctx: Any) -> str | None:
     if getattr(self, "is_flag", False) and not getattr(self, "count", False):
         return None  # --json, --offline/--online: nothing to type after them
-    return _typer_type_column(self, ctx)
-
-
-_typer_type_column = getattr(core.TyperOption, "display_type_rich", None)
+    shown: str | None = _typer_type_column(self, ctx)
+    return shown
 
 
 def install() -> None:
