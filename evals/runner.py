@@ -170,8 +170,11 @@ def result_row(sample: Sample, result: Any, mode: str, trace: str, elapsed: floa
     call that ran, the final reverse geocode included: the prediction's own number),
     `cache_hits` (those answered wholly from the HTTP cache), and in agent mode
     `pre_verify_lat/lon` (the best candidate before verification, `state["initial"]`)."""
+    from gre_agent.graphs.gre.answer import failure_cause  # graphs load on use (fast CLI)
+
     row = _base_row(sample, trace)
-    events = Trace.of(result.state.get("trace") or [])
+    raw_events = result.state.get("trace") or []
+    events = Trace.of(raw_events)
     counts = events.counts()
     row.update(
         tool_calls=counts.tool_calls,
@@ -199,11 +202,10 @@ def result_row(sample: Sample, result: Any, mode: str, trace: str, elapsed: floa
         row.update(pre_verify_lat=initial["lat"], pre_verify_lon=initial["lon"])
     if result.error:
         row.update(status="error", error=result.error)
-    elif (pred is None or pred.lat is None) and events.model_errors:
-        # the model could not answer (unreachable, timed out, no recorded answer): an
-        # error, not a hard image
-        first = events.model_errors[0]
-        row.update(status="error", error=f"{first.kind}: {first.message}")
+    elif (pred is None or pred.lat is None) and (cause := failure_cause(raw_events)):
+        # the model or a tool could not answer (unreachable, timed out, no recorded
+        # answer): an error naming the typed cause, not a hard image
+        row.update(status="error", error=cause)
     elif pred is None or pred.lat is None or pred.lon is None:
         why = pred.reasoning if pred is not None else "the run ended without a prediction"
         row.update(status="no_answer", error=f"no coordinates: {why}")

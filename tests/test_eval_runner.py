@@ -439,3 +439,31 @@ def test_replaying_a_run_folder_is_deterministic_and_misses_are_cache_miss_rows(
             else:
                 keep = ("status", "pred_lat", "pred_lon")
                 assert {k: row.get(k) for k in keep} == {k: before[sid].get(k) for k in keep}
+
+
+def test_a_run_whose_tool_was_unreachable_is_an_error_row_not_no_answer(tmp_path):
+    """No answer because a tool could not be reached is an outage (`error` with the typed
+    cause); no answer with every tool answering stays a hard image (`no_answer`)."""
+    from gre_agent.core.prediction import Prediction
+    from gre_agent.core.trace import ToolCallEvent, ToolErrorRecord
+    from gre_agent.evals.datasets import Sample
+    from gre_agent.evals.runner import result_row
+    from gre_agent.graphs.gre.runner import LocateResult
+
+    sample = Sample(id="x", image_path=tmp_path / "x.jpg", gt_lat=60.0, gt_lon=25.0)
+    failed = Prediction(status="failed", reasoning="No candidate place could be read.")
+    down = ToolCallEvent(
+        tool="osm.find_named",
+        error=ToolErrorRecord(kind="unavailable", message="Overpass unreachable"),
+    )
+    answered = ToolCallEvent(tool="osm.find_named", result={"matches": []})
+
+    def row(*events):
+        state = {"trace": [e.model_dump(mode="json") for e in events]}
+        return result_row(sample, LocateResult("x.jpg", failed, state), "agent", "t", 0.1)
+
+    outage = row(answered, down)
+    assert outage["status"] == "error"
+    assert outage["error"] == "unavailable: osm.find_named: Overpass unreachable"
+    hard = row(answered)
+    assert hard["status"] == "no_answer" and hard["error"].startswith("no coordinates")
