@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
@@ -27,8 +28,9 @@ def sample_path(name: str) -> Path:
 
 @app.command("import")
 def import_cmd(
-    pbf: Annotated[
-        Path | None, typer.Argument(help="An .osm.pbf extract.", exists=True, dir_okay=False)
+    pbfs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="One or more .osm.pbf extracts.", exists=True, dir_okay=False),
     ] = None,
     sample: Annotated[
         str | None, typer.Option("--sample", help=f"Bundled extract: {', '.join(SAMPLES)}.")
@@ -36,26 +38,99 @@ def import_cmd(
     db: Annotated[
         Path | None, typer.Option("--db", help="Index to write (default: osm.data_path).")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Import as this region, next to the other regions."),
+    ] = None,
 ) -> None:
-    """Import an .osm.pbf into the local index the offline OSM tools read."""
-    from gre_agent.tools.osm import default_db_path, import_pbf
+    """Import .osm.pbf extracts into the local index the offline OSM tools read.
 
-    if (pbf is None) == (sample is None):
-        err.print("[red]error:[/] give either a FILE.osm.pbf or --sample NAME")
-        raise typer.Exit(2)
+    One extract replaces the index. Several extracts (or --region NAME) become regions,
+    one database each in <index>.regions/, all searched together with the index; a
+    region is named after its file (finland.osm.pbf -> finland) and re-importing it
+    replaces it atomically.
+    """
+    from gre_agent.tools.osm import import_pbf
+    from gre_agent.tools.osm._index import region_name, region_path
+
+    sources = list(pbfs or [])
     if sample is not None:
         if sample not in SAMPLES:
             err.print(f"[red]error:[/] unknown sample {sample!r}; known: {', '.join(SAMPLES)}")
             raise typer.Exit(2)
-        pbf = sample_path(sample)
-    assert pbf is not None
-    from gre_agent.core.settings import load_settings
+        sources.append(sample_path(sample))
+    if not sources:
+        err.print("[red]error:[/] give one or more FILE.osm.pbf, or --sample NAME")
+        raise typer.Exit(2)
+    if region is not None and len(sources) > 1:
+        err.print("[red]error:[/] --region names one extract; several are named by their files")
+        raise typer.Exit(2)
+    index = db or default_db_path_of_settings()
+    as_regions = region is not None or len(sources) > 1
+    try:
+        targets = [
+            region_path(index, region or region_name(pbf)) if as_regions else index
+            for pbf in sources
+        ]
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if len(set(targets)) < len(targets):
+        err.print("[red]error:[/] two extracts would make the same region; import them apart")
+        raise typer.Exit(2)
+    for pbf, target in zip(sources, targets, strict=True):
+        stats = import_pbf(pbf, target, progress=err.is_terminal)
+        err.print(
+            f"imported {pbf.name}: {stats.nodes} nodes, {stats.ways} ways "
+            f"({stats.street_ways} named streets), {stats.relations} relations "
+            f"in {stats.seconds:.1f} s"
+        )
+        typer.echo(str(target))
 
-    target = db or default_db_path(load_settings())
-    stats = import_pbf(pbf, target)
-    err.print(
-        f"imported {pbf.name}: {stats.nodes} nodes, {stats.ways} ways "
-        f"({stats.street_ways} named streets), {stats.relations} relations "
-        f"in {stats.seconds:.1f} s"
-    )
-    typer.echo(str(target))
+
+@app.command("list")
+def list_cmd(
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Index to list (default: osm.data_path).")
+    ] = None,
+) -> None:
+    """The imported index and its regions: extent, source file, import date, size."""
+    from gre_agent.tools.osm._index import describe, index_files
+
+    index = db or default_db_path_of_settings()
+    files = index_files(index)
+    if not files:
+        err.print(f"no OSM index at {index}; run: gre data osm import FILE.osm.pbf")
+        raise typer.Exit(1)
+    # Plain lines, one region each (no table: source paths would wrap), for people and grep.
+    for file in files:
+        info = describe(file)
+        s, w, n, e = info.extent
+        imported = datetime.fromtimestamp(info.imported_at).strftime("%Y-%m-%d %H:%M")
+        typer.echo(
+            f"{info.name}  extent (S W N E) {s:.3f} {w:.3f} {n:.3f} {e:.3f}  source {info.source}"
+            f"  imported {imported}  {info.features:,} features  {info.size_bytes / 1e6:,.1f} MB"
+        )
+
+
+@app.command("remove")
+def remove_cmd(
+    region: Annotated[str, typer.Argument(help="A region name from `gre data osm list`.")],
+    db: Annotated[Path | None, typer.Option("--db", help="Index (default: osm.data_path).")] = None,
+) -> None:
+    """Delete one imported region."""
+    from gre_agent.tools.osm._index import region_path
+
+    target = region_path(db or default_db_path_of_settings(), region)
+    if not target.exists():
+        err.print(f"[red]error:[/] no region {region!r} at {target.parent}")
+        raise typer.Exit(1)
+    target.unlink()
+    typer.echo(f"removed {target}")
+
+
+def default_db_path_of_settings() -> Path:
+    from gre_agent.core.settings import load_settings
+    from gre_agent.tools.osm import default_db_path
+
+    return default_db_path(load_settings())

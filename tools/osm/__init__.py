@@ -1,10 +1,18 @@
 """OpenStreetMap tools: features near a point, named features, street crossings, addresses.
 
 Online they ask an Overpass server (`settings.osm.endpoint`); offline they read a local
-index built from any .osm.pbf by `gre data osm import`.
+index built from any .osm.pbf by `gre data osm import` (one or several regions).
 """
 
-from gre_agent.tools.osm._index import ImportStats, OsmIndex, import_pbf, open_index
+from gre_agent.tools.osm._index import (
+    AnyIndex,
+    ImportStats,
+    OsmIndex,
+    RegionsIndex,
+    import_pbf,
+    open_index,
+    regions_dir,
+)
 from gre_agent.tools.osm._models import (
     Feature,
     FeaturesNearArgs,
@@ -22,6 +30,7 @@ from gre_agent.tools.osm._tools import (
 )
 
 __all__ = [
+    "AnyIndex",
     "Feature",
     "FeaturesNearArgs",
     "FeaturesNearTool",
@@ -32,9 +41,11 @@ __all__ = [
     "FindNamedTool",
     "ImportStats",
     "OsmIndex",
+    "RegionsIndex",
     "StreetIntersectionArgs",
     "StreetIntersectionTool",
     "default_db_path",
     "import_pbf",
     "open_index",
+    "regions_dir",
 ]

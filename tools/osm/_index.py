@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import sqlite3
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import osmium
+import osmium.filter
+import osmium.geom
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.tools.osm._geo import (
@@ -73,10 +77,11 @@ CREATE VIRTUAL TABLE names_fts USING fts5(norm, content='names', tokenize='trigr
 CREATE TABLE way_nodes(way_fid INTEGER NOT NULL, seq INTEGER NOT NULL, node_id INTEGER NOT NULL,
                        lat REAL NOT NULL, lon REAL NOT NULL,
                        PRIMARY KEY (way_fid, seq)) WITHOUT ROWID;
-CREATE TEMP TABLE way_bbox(id INTEGER PRIMARY KEY, s REAL, w REAL, n REAL, e REAL);
 """
 
 INDEXES = """
+-- Every tag of every feature, unpacked in SQL rather than row by row in Python.
+INSERT INTO tags SELECT f.id, j.key, j.value FROM features f, json_each(f.tags) j;
 CREATE UNIQUE INDEX features_osm ON features(osm_type, osm_id);
 CREATE INDEX tags_kv ON tags(key, value);
 CREATE INDEX names_norm ON names(norm);
@@ -99,9 +104,14 @@ def _interesting(tags: Mapping[str, str]) -> bool:
 def _names(tags: Mapping[str, str]) -> set[str]:
     found: set[str] = set()
     for key, value in tags.items():
-        if NAME_KEY.match(key):
-            found.update(n for part in value.split(";") if (n := normalize(part)))
+        if "name" in key and NAME_KEY.match(key):  # the substring test skips most keys fast
+            found.update(n for part in value.split(";") if (n := _normalize(part)))
     return found
+
+
+@lru_cache(maxsize=65536)
+def _normalize(name: str) -> str:
+    return normalize(name)  # street names repeat across ways and addresses
 
 
 @dataclass
@@ -113,18 +123,45 @@ class ImportStats:
     seconds: float = 0.0
 
 
+# Above this file size node locations go to a file next to the index, not to memory.
+FILE_LOCATIONS_BYTES = 256 * 1024 * 1024
+
+
 class _Writer:
-    """Buffers rows and writes them in batches (one transaction for the whole import)."""
+    """Buffers rows and hands full batches to a writer thread (one transaction in all).
+
+    sqlite3 releases the GIL while it steps, so parsing and writing overlap on two cores.
+    The tags table is not written from here: it is built from features.tags in SQL after
+    the load (see INDEXES), unless `tag_rows` is set (benchmarks that want the rows).
+    """
 
     BATCH = 20_000
+    tag_rows = False
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db
         self.next_id = 1
         self.rows: dict[str, list[tuple[Any, ...]]] = {
             "features": [], "features_rtree": [], "tags": [], "names": [], "way_nodes": [],
-            "way_bbox": [],
         }  # fmt: skip
+        self._queue: queue.Queue[tuple[str, list[tuple[Any, ...]]] | None] = queue.Queue(8)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._write, name="osm-import-writer")
+        self._thread.start()
+
+    def _write(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure; the import raises it at the end
+            table, rows = item
+            try:
+                marks = ",".join("?" * len(rows[0]))
+                self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            except BaseException as exc:  # reported to the importing thread in close()
+                self._error = exc
 
     def add(self, table: str, row: tuple[Any, ...]) -> None:
         rows = self.rows[table]
@@ -135,10 +172,24 @@ class _Writer:
     def flush(self, table: str | None = None) -> None:
         for name in [table] if table else list(self.rows):
             rows = self.rows[name]
-            if rows:
+            if not rows:
+                continue
+            self.rows[name] = []
+            if self._thread is None:
                 marks = ",".join("?" * len(rows[0]))
                 self.db.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
-                rows.clear()
+            else:
+                self._queue.put((name, rows))
+
+    def close(self) -> None:
+        """Write what is buffered and wait for the writer thread; raise what it raised."""
+        self.flush()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
 
     def feature(
         self,
@@ -151,98 +202,256 @@ class _Writer:
     ) -> int:
         fid = self.next_id
         self.next_id += 1
-        name = tags.get("name")
         self.add(
             "features",
-            (fid, osm_type, osm_id, point[0], point[1], name, json.dumps(tags), geom),
+            (fid, osm_type, osm_id, point[0], point[1], tags.get("name"), _dumps(tags), geom),
         )
         south, west, north, east = box
         self.add("features_rtree", (fid, south, north, west, east))
-        for key, value in tags.items():
-            self.add("tags", (fid, key, value))
+        if self.tag_rows:
+            for key, value in tags.items():
+                self.add("tags", (fid, key, value))
         for norm in _names(tags):
             self.add("names", (fid, norm))
         return fid
 
 
-def import_pbf(pbf: Path, db_path: Path) -> ImportStats:
-    """Build the index for `pbf` at `db_path` (written aside, then moved into place)."""
+def import_pbf(
+    pbf: Path, db_path: Path, progress: bool = False, locations: str | None = None
+) -> ImportStats:
+    """Build the index for `pbf` at `db_path` (written aside, then moved into place).
+
+    A killed or failed import leaves the old index as it was: the new one is written to a
+    temporary file that replaces it only when complete. `locations` is pyosmium's node
+    location store ("flex_mem", "sparse_file_array", ...); by default memory for small
+    files and a file beside the index for large ones, to bound memory.
+    """
     started = time.perf_counter()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+    nodes_file = db_path.with_name(f".{db_path.name}.{os.getpid()}.nodes")
     tmp.unlink(missing_ok=True)
-    db = sqlite3.connect(tmp)
+    if locations is None:
+        big = pbf.stat().st_size > FILE_LOCATIONS_BYTES
+        locations = "sparse_file_array" if big else "flex_mem"
+    if locations.endswith("_file_array") and "," not in locations:
+        locations = f"{locations},{nodes_file}"
+    db = sqlite3.connect(tmp, check_same_thread=False)
     stats = ImportStats()
     try:
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        db.executescript(PRAGMAS + SCHEMA)
         out = _Writer(db)
-        read_pbf(pbf, out, stats)
-        out.flush()
-        db.executescript("DROP TABLE temp.way_bbox;" + INDEXES)
+        out.start()
+        try:
+            with _progress(progress, stats) as tick:
+                read_pbf(pbf, out, stats, locations=locations, tick=tick)
+        finally:
+            out.close()
         meta = {"schema": SCHEMA_VERSION, "source": str(pbf), "imported_at": time.time()}
+        meta.update(zip(("south", "west", "north", "east"), _extent(db), strict=True))
+        meta.update(nodes=stats.nodes, ways=stats.ways, relations=stats.relations)
+        db.executescript(INDEXES)
         db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
         db.commit()
-        db.execute("VACUUM")
-    finally:
         db.close()
-    os.replace(tmp, db_path)
+        os.replace(tmp, db_path)
+    except BaseException:
+        db.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        nodes_file.unlink(missing_ok=True)
     stats.seconds = time.perf_counter() - started
     return stats
 
 
-def read_pbf(pbf: Path, out: _Writer, stats: ImportStats) -> None:
-    """One pass over the file; node locations are cached so ways get their geometry."""
-    processor = osmium.FileProcessor(str(pbf)).with_locations()
-    relations_started = False
-    for obj in processor:
-        if isinstance(obj, osmium.osm.Changeset):  # not in extracts; typed as possible
+PRAGMAS = """
+PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;
+PRAGMA cache_size=-262144; PRAGMA threads=2; PRAGMA locking_mode=EXCLUSIVE;
+"""
+
+
+def _extent(db: sqlite3.Connection) -> tuple[float, float, float, float]:
+    row = db.execute(
+        "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon) FROM features_rtree"
+    ).fetchone()
+    return (row[0], row[1], row[2], row[3]) if row[0] is not None else (0.0, 0.0, 0.0, 0.0)
+
+
+@contextmanager
+def _progress(show: bool, stats: ImportStats) -> Iterator[Callable[[], None]]:
+    """A live line on stderr: objects kept so far and their rate (rich; off unless asked)."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+               TextColumn("{task.completed:,.0f} objects kept, {task.fields[rate]}"))  # fmt: skip
+    started = time.perf_counter()
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("importing", total=None, rate="")
+
+        def tick() -> None:
+            kept = stats.nodes + stats.ways + stats.relations
+            rate = kept / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=kept, rate=f"{rate:,.0f}/s")
+
+        yield tick
+        tick()
+        bar.update(task, description="indexing")
+
+
+def _relation_members(pbf: Path) -> set[int]:
+    """Ids of the ways that kept relations use: only their extents are remembered."""
+    members: set[int] = set()
+    for rel in osmium.FileProcessor(str(pbf), osmium.osm.RELATION):
+        if isinstance(rel, osmium.osm.Relation) and _kept_relation(_tags(rel)):
+            members.update(m.ref for m in rel.members if m.type == "w")
+    return members
+
+
+def _kept_relation(tags: Mapping[str, str]) -> bool:
+    return bool(tags) and tags.get("type") not in SKIPPED_RELATIONS and _interesting(tags)
+
+
+class _MemberWays(osmium.SimpleHandler):
+    """Sees the untagged ways the C++ filter dropped; keeps the extents relations need."""
+
+    def __init__(self, wanted: set[int], boxes: dict[int, tuple[float, float, float, float]]):
+        super().__init__()
+        self.wanted = wanted
+        self.boxes = boxes
+
+    def way(self, w: Any) -> None:
+        if w.id in self.wanted and (box := _way_box(w)) is not None:
+            self.boxes[w.id] = box
+
+
+def _way_coords(w: Any) -> array[float] | None:
+    """(lon, lat) pairs of a way's located nodes, built in C++ (WKB) when all are valid."""
+    try:
+        wkb = _WKB.create_linestring(w, use_nodes=osmium.geom.ALL)
+    except (osmium.InvalidLocationError, RuntimeError):
+        pts = [c for n in w.nodes if n.location.valid() for c in (n.lon, n.lat)]
+        return array("d", pts) if pts else None
+    coords = array("d")
+    coords.frombytes(bytes.fromhex(wkb)[9:])  # after byte order, type and count
+    return coords
+
+
+def _way_box(w: Any) -> tuple[float, float, float, float] | None:
+    coords = _way_coords(w)
+    if coords is None:
+        return None
+    lons, lats = coords[0::2], coords[1::2]
+    return (min(lats), min(lons), max(lats), max(lons))
+
+
+_WKB = osmium.geom.WKBFactory()
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
+def _tags(obj: Any) -> dict[str, str]:
+    """The object's tags as a dict, read without pyosmium's per-tag Python iterator
+    (the C++ accessor is driven by iter(callable, sentinel), which stops on StopIteration);
+    this is most of the Python cost of an import."""
+    data = getattr(obj.tags, "_pyosmium_data", None)
+    if data is None:
+        return dict(obj.tags)
+    return dict(iter(partial(data.tags_next, data.tags_begin()), None))
+
+
+def read_pbf(
+    pbf: Path,
+    out: _Writer,
+    stats: ImportStats,
+    locations: str = "flex_mem",
+    tick: Callable[[], None] = lambda: None,
+) -> None:
+    """Two passes: the relations (which ways they need), then everything.
+
+    Untagged nodes and ways are dropped in C++ (EmptyTagFilter) after their locations
+    are stored, so Python sees only what may be kept; the untagged ways a relation needs
+    reach `_MemberWays` instead.
+    """
+    wanted = _relation_members(pbf)
+    boxes: dict[int, tuple[float, float, float, float]] = {}
+    processor = (
+        osmium.FileProcessor(str(pbf))
+        .with_locations(locations)
+        .with_filter(osmium.filter.EmptyTagFilter())
+        .handler_for_filtered(_MemberWays(wanted, boxes))
+    )
+    store = processor.node_location_storage
+    for count, obj in enumerate(processor):
+        if count % 65536 == 0:
+            tick()
+        if isinstance(obj, osmium.osm.Changeset):
             continue
         if obj.is_node():
             _node(obj, out, stats)
         elif obj.is_way():
-            _way(obj, out, stats)
+            _way(obj, out, stats, wanted, boxes)
         elif obj.is_relation():
-            if not relations_started:
-                out.flush("way_bbox")  # relations look up their member ways' extents
-                relations_started = True
-            _relation(obj, processor.node_location_storage, out, stats)
+            _relation(obj, store, boxes, out, stats)
 
 
 def _node(obj: Any, out: _Writer, stats: ImportStats) -> None:
-    tags = dict(obj.tags)
-    if not tags or not _interesting(tags) or not obj.location.valid():
+    tags = _tags(obj)
+    if not _interesting(tags) or not obj.location.valid():
         return
     lat, lon = obj.location.lat, obj.location.lon
     out.feature("node", obj.id, (lat, lon), (lat, lon, lat, lon), tags)
     stats.nodes += 1
 
 
-def _way(obj: Any, out: _Writer, stats: ImportStats) -> None:
-    nodes = [(n.ref, n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]
-    if not nodes:
+def _way(
+    obj: Any,
+    out: _Writer,
+    stats: ImportStats,
+    wanted: set[int],
+    boxes: dict[int, tuple[float, float, float, float]],
+) -> None:
+    coords = _way_coords(obj)
+    if coords is None:
         return
-    lats = [n[1] for n in nodes]
-    lons = [n[2] for n in nodes]
+    lons, lats = coords[0::2], coords[1::2]
     box = (min(lats), min(lons), max(lats), max(lons))
-    out.add("way_bbox", (obj.id, *box))  # relations need the extent of untagged ways too
-    tags = dict(obj.tags)
-    if not tags or not _interesting(tags):
+    if obj.id in wanted:
+        boxes[obj.id] = box  # relations need the extent of their member ways
+    tags = _tags(obj)
+    if not _interesting(tags):
         return
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)  # as Overpass's `out center`
-    geom = array("d", [c for _, lat, lon in nodes for c in (lat, lon)]).tobytes()
-    fid = out.feature("way", obj.id, centre, box, tags, geom)
+    geom = array("d", coords)  # stored as (lat, lon) pairs
+    geom[0::2], geom[1::2] = lats, lons
+    fid = out.feature("way", obj.id, centre, box, tags, geom.tobytes())
     stats.ways += 1
     if "highway" in tags and _names(tags):
         stats.street_ways += 1
-        for seq, (ref, lat, lon) in enumerate(nodes):
+        refs = [n.ref for n in obj.nodes if n.location.valid()]
+        if len(refs) != len(lats):  # WKB drops repeated points: take them one by one
+            located = [n for n in obj.nodes if n.location.valid()]
+            refs = [n.ref for n in located]
+            lats = array("d", [n.lat for n in located])
+            lons = array("d", [n.lon for n in located])
+        for seq, (ref, lat, lon) in enumerate(zip(refs, lats, lons, strict=True)):
             out.add("way_nodes", (fid, seq, ref, lat, lon))
 
 
-def _relation(obj: Any, locations: Any, out: _Writer, stats: ImportStats) -> None:
-    tags = dict(obj.tags)
-    if tags.get("type") in SKIPPED_RELATIONS or not _interesting(tags):
+def _relation(
+    obj: Any,
+    locations: Any,
+    boxes: dict[int, tuple[float, float, float, float]],
+    out: _Writer,
+    stats: ImportStats,
+) -> None:
+    tags = _tags(obj)
+    if not _kept_relation(tags):
         return
-    boxes = []
+    found = []
     for member in obj.members:
         if member.type == "n":
             try:
@@ -251,21 +460,19 @@ def _relation(obj: Any, locations: Any, out: _Writer, stats: ImportStats) -> Non
                 loc = None
             if loc is None or not loc.valid():
                 return  # incomplete (clipped by the extract): its centre would be wrong
-            boxes.append((loc.lat, loc.lon, loc.lat, loc.lon))
+            found.append((loc.lat, loc.lon, loc.lat, loc.lon))
         elif member.type == "w":
-            row = out.db.execute(
-                "SELECT s, w, n, e FROM way_bbox WHERE id = ?", (member.ref,)
-            ).fetchone()
-            if row is None:
+            box = boxes.get(member.ref)
+            if box is None:
                 return  # incomplete, as above
-            boxes.append(row)
-    if not boxes:
+            found.append(box)
+    if not found:
         return  # only sub-relations: no geometry of its own
     box = (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
+        min(b[0] for b in found),
+        min(b[1] for b in found),
+        max(b[2] for b in found),
+        max(b[3] for b in found),
     )
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     out.feature("relation", obj.id, centre, box, tags)
@@ -350,6 +557,24 @@ class OsmIndex:
                 ErrorKind.unavailable, f"{path} has an old index format; {IMPORT_HINT}"
             )
         self.meta = meta
+        self._extent: Box | None = None
+
+    @property
+    def extent(self) -> Box:
+        """South, west, north, east of everything in the index (stored at import)."""
+        if self._extent is None:
+            m = self.meta
+            if all(k in m for k in ("south", "west", "north", "east")):
+                self._extent = (float(m["south"]), float(m["west"]), float(m["north"]),
+                                float(m["east"]))  # fmt: skip
+            else:  # imported before the extent was recorded
+                row = self._rows(
+                    "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon)"
+                    " FROM features_rtree",
+                    [],
+                )[0]
+                self._extent = WORLD if row[0] is None else (row[0], row[1], row[2], row[3])
+        return self._extent
 
     def _rows(self, sql: str, params: Iterable[Any]) -> list[sqlite3.Row]:
         with self._lock:
@@ -602,15 +827,166 @@ class OsmIndex:
         return features
 
 
+# -- several regions ------------------------------------------------------------------
+
+REGIONS_SUFFIX = ".regions"
+
+
+def regions_dir(path: Path) -> Path:
+    """Where the regions of the index at `path` live: osm.sqlite -> osm.regions/."""
+    return path.with_name(path.stem + REGIONS_SUFFIX)
+
+
+def region_path(path: Path, region: str) -> Path:
+    if not re.fullmatch(r"[\w][\w.-]*", region):
+        raise ValueError(f"a region name is letters, digits, '.', '-' or '_': {region!r}")
+    return regions_dir(path) / f"{region}.sqlite"
+
+
+def region_name(pbf: Path) -> str:
+    """finland-latest.osm.pbf -> finland-latest."""
+    name = pbf.name
+    for suffix in (".osm.pbf", ".pbf", ".osm"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return pbf.stem
+
+
+def index_files(path: Path) -> list[Path]:
+    """The index at `path` (if any) and every region next to it, in a stable order."""
+    found = [path] if path.is_file() else []
+    folder = regions_dir(path)
+    if folder.is_dir():  # hidden files are imports still being written
+        found += sorted(p for p in folder.glob("*.sqlite") if not p.name.startswith("."))
+    return found
+
+
+@dataclass
+class RegionInfo:
+    """One imported index, as `gre data osm list` shows it."""
+
+    name: str
+    path: Path
+    source: str
+    imported_at: float
+    extent: Box
+    features: int
+    size_bytes: int
+
+
+def describe(path: Path) -> RegionInfo:
+    index = OsmIndex(path)
+    with index._lock:
+        features = index.db.execute("SELECT count(*) FROM features").fetchone()[0]
+    name = path.stem if path.parent.name.endswith(REGIONS_SUFFIX) else f"{path.name} (main)"
+    return RegionInfo(
+        name=name,
+        path=path,
+        source=index.meta.get("source", "?"),
+        imported_at=float(index.meta.get("imported_at", 0.0)),
+        extent=index.extent,
+        features=features,
+        size_bytes=path.stat().st_size,
+    )
+
+
+def _meets(a: Box, b: Box) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _around_box(around: tuple[float, float, float] | None, box: Box | None) -> Box:
+    if around is not None:
+        return radius_bbox(*around)
+    return box or WORLD
+
+
+class RegionsIndex:
+    """Several imported regions searched together, with the queries of `OsmIndex`.
+
+    Each region is its own database, so re-importing one replaces one file atomically and
+    no query pays for the others: a region whose extent misses the query's box is not
+    asked. Results are merged in the order one index would give them.
+    """
+
+    def __init__(self, parts: Sequence[OsmIndex]):
+        self.parts = list(parts)
+
+    def _asked(self, box: Box) -> list[OsmIndex]:
+        return [p for p in self.parts if _meets(p.extent, box)]
+
+    def features_near(
+        self,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        tags: Mapping[str, str | None],
+        name: str | None,
+        limit: int,
+    ) -> list[Feature]:
+        box = radius_bbox(lat, lon, radius_m)
+        found = [
+            f
+            for p in self._asked(box)
+            for f in p.features_near(lat, lon, radius_m, tags, name, limit)
+        ]
+        return sorted(found, key=lambda f: f.distance_m or 0.0)[:limit]
+
+    def find_named(
+        self,
+        name: str,
+        tags: Mapping[str, str | None],
+        box: Box | None,
+        around: tuple[float, float, float] | None,
+        limit: int,
+    ) -> list[Feature]:
+        parts = self._asked(_around_box(around, box))
+        found = [f for p in parts for f in p.find_named(name, tags, box, around, limit)]
+        if around is not None:
+            found.sort(key=lambda f: (name_rank(f.name, name)[0], f.distance_m or 0.0))
+        else:
+            found.sort(key=lambda f: name_rank(f.name, name))
+        return found[:limit]
+
+    def find_address(
+        self,
+        street: str,
+        housenumber: str,
+        around: tuple[float, float, float] | None,
+        limit: int,
+    ) -> list[Feature]:
+        parts = self._asked(_around_box(around, None))
+        found = [f for p in parts for f in p.find_address(street, housenumber, around, limit)]
+        if around is not None:
+            found.sort(key=lambda f: f.distance_m or 0.0)
+        return found[:limit]
+
+    def street_intersection(
+        self, street_a: str, street_b: str, near: tuple[float, float, float] | None, limit: int
+    ) -> list[Feature]:
+        parts = self._asked(_around_box(near, None))
+        found = [f for p in parts for f in p.street_intersection(street_a, street_b, near, limit)]
+        found.sort(key=lambda f: (f.distance_m or 0.0, f.osm_id))
+        return found[:limit]
+
+
+AnyIndex = OsmIndex | RegionsIndex
+
+
 @cache
-def _open(path: str, mtime_ns: int) -> OsmIndex:
-    return OsmIndex(Path(path))
+def _open(files: tuple[tuple[str, int], ...]) -> AnyIndex:
+    parts = [OsmIndex(Path(path)) for path, _mtime in files]
+    return parts[0] if len(parts) == 1 else RegionsIndex(parts)
 
 
-def open_index(path: Path) -> OsmIndex:
-    """The index at `path`, opened once per process (again if the file is re-imported)."""
-    try:
-        mtime_ns = path.stat().st_mtime_ns
-    except FileNotFoundError as exc:
-        raise ToolFailure(ErrorKind.unavailable, f"no OSM index at {path}; {IMPORT_HINT}") from exc
-    return _open(str(path), mtime_ns)
+def open_index(path: Path) -> AnyIndex:
+    """The index at `path` with its regions, opened once per process (again when any file
+    is re-imported): one `OsmIndex`, or a `RegionsIndex` over several."""
+    files = []
+    for file in index_files(path):
+        try:
+            files.append((str(file), file.stat().st_mtime_ns))
+        except FileNotFoundError:
+            continue  # replaced or removed while we looked
+    if not files:
+        raise ToolFailure(ErrorKind.unavailable, f"no OSM index at {path}; {IMPORT_HINT}")
+    return _open(tuple(files))

@@ -9,7 +9,7 @@ from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.core.settings import Settings
 from gre_agent.tools.base import Backend, Tool
 from gre_agent.tools.osm import query
-from gre_agent.tools.osm._index import OsmIndex, open_index
+from gre_agent.tools.osm._index import AnyIndex, open_index
 from gre_agent.tools.osm._models import (
     Feature,
     FeaturesNearArgs,
@@ -34,7 +34,7 @@ def default_db_path(settings: Settings) -> Path:
 class _OsmTool(Tool):
     backends: ClassVar[tuple[Backend, ...]] = ("offline", "online")
 
-    def index(self) -> OsmIndex:
+    def index(self) -> AnyIndex:
         return open_index(default_db_path(self.settings))
 
     def overpass(self, ql: str, origin: tuple[float, float] | None = None) -> FeaturesResult:
