@@ -203,6 +203,7 @@ def make_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
+    session.headers.update(tool.headers)  # a self-hosted instance may want a token
     session.hooks["response"].append(_record_cache_hit)
     return session
 

@@ -50,6 +50,10 @@ class ToolSettings(BaseModel):
     )
     cache_mode: CacheMode | None = Field(None, description="None: use the global mode.")
     data_path: Path | None = Field(None, description="Offline data for this tool family.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra HTTP headers, e.g. Authorization for a self-hosted Overpass/Nominatim.",
+    )
 
 
 class GazetteerSettings(ToolSettings):
