@@ -280,7 +280,7 @@ class WebChat:
         html_map = await asyncio.to_thread(map_iframe, [map_layer(run)], self.tiles)
         return (
             answer_markdown(run.get("prediction"), run.get("error")),
-            evidence_markdown(run.get("evidence") or []),
+            evidence_markdown(run.get("evidence") or [], run.get("hypotheses") or []),
             html_map,
         )
 

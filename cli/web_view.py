@@ -38,10 +38,22 @@ def esc(text: Any) -> str:
 URL = re.compile(r"https?://[^\s<>]+")
 
 
+LIST_ITEM = re.compile(r"\s*(?:[-+]|\d+[.)])\s")
+
+
 def esc_links(text: str) -> str:
-    """Like `esc`, line by line, with the URLs in it kept clickable."""
-    out = []
+    """Like `esc`, line by line, with the URLs in it kept clickable. A line that follows a
+    list item without being one starts a paragraph (Markdown would continue the item)."""
+    out: list[str] = []
+    in_list = False
     for line in (text or "").splitlines():
+        if LIST_ITEM.match(line):
+            in_list = True
+        elif not line.strip():
+            in_list = False
+        elif in_list and not line[0].isspace():  # an indented line continues the item
+            out.append("")
+            in_list = False
         parts, last = [], 0
         for m in URL.finditer(line):
             parts += [esc(line[last : m.start()]), f"<{m.group(0)}>"]
@@ -96,18 +108,25 @@ def answer_markdown(prediction: dict[str, Any] | None, error: str | None = None)
     return "\n".join(lines)
 
 
-def evidence_markdown(evidence: list[dict[str, Any]]) -> str:
-    """The checked claims, strongest first: effect, claim, tool, what it found, for whom."""
+def evidence_markdown(
+    evidence: list[dict[str, Any]], hypotheses: list[dict[str, Any]] | None = None
+) -> str:
+    """The checked claims, strongest first: effect, claim, tool, what it found, for whom.
+
+    A candidate is named as it ended (`hypotheses`' labels, by key): an item's own label
+    holds the coordinates from when it was found, before any snap moved the candidate."""
     if not evidence:
         return "_No evidence yet._"
+    labels = {h["key"]: h["label"] for h in hypotheses or [] if h.get("key") and h.get("label")}
     items = sorted(evidence, key=lambda e: -abs(float(e.get("weight") or 0.0)))
     lines = ["### Evidence", ""]
     for e in items:
         effect = e.get("effect") or "neutral"
         mark = EFFECT_MARKS.get(effect, "○")
         bits = [f"{mark} **{esc(e.get('claim') or '?')}**"]
-        if e.get("candidate"):
-            bits.append(f"for {esc(e['candidate'])}")
+        candidate = labels.get(e.get("candidate_key") or "") or e.get("candidate")
+        if candidate:
+            bits.append(f"for {esc(candidate)}")
         bits.append(f"({esc(e.get('tool') or 'reasoning')}, {esc(effect)})")
         line = " ".join(bits)
         detail = e.get("error") or e.get("summary")

@@ -86,6 +86,38 @@ def test_answer_and_evidence_panels():
     assert "No evidence" in evidence_markdown([])
 
 
+def test_a_line_after_a_list_is_a_paragraph_of_its_own():
+    shown = reply_markdown("The candidates:\n- Helsinki\n- Espoo\nThe answer stands.")
+    assert shown == "The candidates:\n- Helsinki\n- Espoo\n\nThe answer stands."
+    numbered = esc_links("1. one\n  more of one\n2. two\nafter\n- three")
+    assert numbered == "1. one\nmore of one\n2. two\n\nafter\n- three"
+
+
+def test_a_candidate_is_named_where_it_ended_not_where_each_finding_saw_it():
+    """Findings before a snap carry the old coordinates in their label; the list names
+    the candidate once, as the run's hypotheses have it now."""
+    key = "Helsinki|FI|60.170,24.940"
+    evidence = [
+        {
+            "claim": "street",
+            "effect": "confirm",
+            "weight": 2.0,
+            "candidate": "Helsinki, FI (60.1700, 24.9400)",
+            "candidate_key": key,
+        },
+        {
+            "claim": "shop",
+            "effect": "support",
+            "weight": 1.0,
+            "candidate": "Helsinki, FI (60.1686, 24.9503)",
+            "candidate_key": key,
+        },
+    ]
+    hypotheses = [{"key": key, "label": "Helsinki, FI (60.1686, 24.9503)"}]
+    listed = evidence_markdown(evidence, hypotheses)
+    assert listed.count("60.1686, 24.9503") == 2 and "60.1700" not in listed
+
+
 def test_map_of_a_run_is_self_contained(tmp_path):
     args = {"name": "Aleksanterinkatu"}
     trace = write_trace(
@@ -190,8 +222,14 @@ async def test_bad_uploads_are_answered_in_the_chat_and_the_session_goes_on(web,
         reply = chat[-1]["content"]
         assert reply.startswith("⚠️") and said in reply and name in reply
         assert "chat-images" not in reply, "the upload's own name, not the server's copy"
+        listed = [s for _, s in await web.choices()]
+        assert sid not in listed, "a refused upload leaves no empty session in the selector"
     good = await send(web, sid, "", [str(photo(tmp_path / "ok.jpg"))], chat=chat)
     assert "Finland (FI)" in good[-1][2]
+    assert sid in [s for _, s in await web.choices()], "listed once a message is accepted"
+    later = await send(web, sid, "", [str(text_file(tmp_path / "late.txt"))], chat=good[-1][0])
+    assert "not an image" in later[-1][0][-1]["content"]
+    assert [t.text for t in await (await web.service()).history(sid)][-1].startswith("That")
 
 
 async def test_an_empty_message_gets_a_hint_and_changes_nothing(web):

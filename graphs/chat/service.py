@@ -180,8 +180,9 @@ class ChatService:
         stored = self.store_image(image) if image else None
         extra = {"image": stored} if stored else {}
         message = HumanMessage(content=text or "", additional_kwargs=extra)
-        await self._touch(session_id, _title(text or "", str(image) if image else None))
-        async for event in self._run(session_id, {"messages": [message], "image": stored}, config):
+        title = _title(text or "", str(image) if image else None)
+        inputs = {"messages": [message], "image": stored}
+        async for event in self._run(session_id, inputs, config, title):
             yield event
 
     async def resume(self, session_id: str) -> AsyncIterator[ChatEvent]:
@@ -193,10 +194,21 @@ class ChatService:
             yield event
 
     async def _run(
-        self, session_id: str, inputs: dict[str, Any] | None, config: dict[str, Any]
+        self,
+        session_id: str,
+        inputs: dict[str, Any] | None,
+        config: dict[str, Any],
+        title: str = "",
     ) -> AsyncIterator[ChatEvent]:
+        """The graph's events; the session is listed (`sessions`) from the first sign that
+        the message was accepted (a stage of the agent, or a reply that is not an error),
+        so a bad upload or an empty message in a new session leaves no empty one behind,
+        and a run cut off after its first stage is listed to be resumed."""
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
+            listed = await self.exists(session_id)
+            if listed:
+                await self._touch(session_id, title)
             values: dict[str, Any] = {}
             async for mode, chunk in self.graph.astream(
                 inputs,
@@ -205,6 +217,9 @@ class ChatService:
                 stream_mode=["custom", "values"],
                 durability="sync",
             ):
+                if mode == "custom" and not listed:
+                    await self._touch(session_id, title)
+                    listed = True
                 if mode == "custom":
                     streamed = "delta" in chunk
                     yield ChatEvent(
@@ -215,11 +230,13 @@ class ChatService:
                     )
                 else:
                     values = chunk
-            await self._touch(session_id)
             reply = values.get("reply")
             if reply is None:
                 raise RuntimeError("the chat graph ended without a reply")
-            yield ChatEvent(type="reply", session_id=session_id, reply=Reply.model_validate(reply))
+            answer = Reply.model_validate(reply)
+            if listed or answer.intent != "error":
+                await self._touch(session_id, title)
+            yield ChatEvent(type="reply", session_id=session_id, reply=answer)
 
     # --- sessions -----------------------------------------------------------------------
 
