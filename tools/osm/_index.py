@@ -678,14 +678,7 @@ class OsmIndex:
 
         "<Name>" must come before a nearer "<Name> Q-Park" or "<Name>seurakunta".
         """
-        names: dict[int, str] = {}
-        ids = [c.id for c in candidates]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._rows(
-                f"SELECT id, name FROM features WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            )
-            names.update((row["id"], row["name"]) for row in rows)
+        names = self._names_of([c.id for c in candidates])
         scored = sorted(
             (
                 name_rank(names.get(c.id), name)[0],
@@ -702,6 +695,16 @@ class OsmIndex:
                 if len(kept) == limit:
                     break
         return self._features(kept)
+
+    def _names_of(self, ids: Sequence[int]) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._rows(
+                f"SELECT id, name FROM features WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            names.update((row["id"], row["name"]) for row in rows)
+        return names
 
     def _features(self, picked: Sequence[tuple[float | None, int]]) -> list[Feature]:
         """Full features for (distance, id) pairs, in the given order."""
@@ -754,9 +757,11 @@ class OsmIndex:
             return self._nearest_named(candidates, name, *around, limit)
         candidates = self._candidates(box or WORLD, tags, name)
         # No query point: the closest matches first (exact, then prefix, then substring).
-        found = self._features([(None, c.id) for c in candidates])
-        found.sort(key=lambda f: name_rank(f.name, name))
-        return found[:limit]
+        # Ranked on names alone, so only the kept few are read in full (a common name
+        # anywhere in a country matches thousands).
+        names = self._names_of([c.id for c in candidates])
+        ranked = sorted(candidates, key=lambda c: name_rank(names.get(c.id), name))
+        return self._features([(None, c.id) for c in ranked[:limit]])
 
     def find_address(
         self,
