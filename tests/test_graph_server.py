@@ -33,6 +33,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+NO_SERVER = f"http://127.0.0.1:{free_port()}/v1"  # a free port: connections are refused
+
+
 @pytest.fixture(scope="module")
 def langgraph_server(tmp_path_factory):
     port = free_port()
@@ -42,6 +45,9 @@ def langgraph_server(tmp_path_factory):
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
         "LANGSMITH_TRACING": "false",
         "GRE_HOME": str(home),
+        # a run without context uses the settings' model server: here one nobody serves
+        "GRE_MODEL__BACKEND": "openai",
+        "GRE_MODEL__BASE_URLS": f'["{NO_SERVER}"]',
     }
     log = (home / "server.log").open("wb")
     langgraph = Path(sys.executable).with_name("langgraph")
@@ -181,3 +187,95 @@ def test_langgraph_dev_serves_the_chat_graph(langgraph_server, tmp_path):
     assert [m["type"] for m in messages] == ["human", "ai", "human", "ai"]
     assert "Confidence" in messages[-1]["content"]
     assert messages[0]["additional_kwargs"]["image"] == str(photo)
+
+
+def _run(url: str, photo: str, context: dict | None) -> dict:
+    from langgraph_sdk import get_client
+
+    async def remote():
+        client = get_client(url=url)
+        try:
+            thread = await client.threads.create()
+            kwargs = {"context": context} if context is not None else {}
+            return await client.runs.wait(
+                thread["thread_id"], "gre", input={"image": photo}, **kwargs
+            )
+        finally:
+            await client.aclose()
+
+    return asyncio.run(remote())
+
+
+def test_a_relative_image_path_is_read_from_the_server_directory(langgraph_server, tmp_path):
+    """No "BlockingError: An internal error occurred": the settings, the prompts and the
+    photo are read off the server's event loop (blockbuster), in single and agent mode."""
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (10, 120, 40)).save(photo)
+    asyncio.run(
+        locate(
+            photo,
+            Context(mode="single", backend_obj=ScriptedBackend({"gre": ANSWER})),
+            trace_path=tmp_path / "single.jsonl",
+        )
+    )
+    relative = os.path.relpath(photo, ROOT)  # langgraph dev runs in the repository
+    assert not Path(relative).is_absolute()
+    for mode in ("single", "agent"):
+        trace = tmp_path / f"{mode}.jsonl"  # a replay is used up: one copy per run
+        trace.write_bytes((tmp_path / "single.jsonl").read_bytes())
+        context = {
+            "mode": mode,
+            "stages": "single-pass",
+            "backend": "replay",
+            "replay_path": str(trace),
+            "offline": True,
+        }
+        state = _run(langgraph_server, relative, context)
+        assert "__error__" not in state, state
+        pred = state["prediction"]
+        assert pred["status"] == "ok" and pred["country_code"] == "FI", (mode, pred["reasoning"])
+
+
+def test_a_run_without_context_uses_the_settings_and_says_the_server_is_down(
+    langgraph_server, tmp_path
+):
+    """No context: the settings' backend and base_url (GRE_MODEL__*), and a typed cause
+    naming that server when nothing answers there."""
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (10, 120, 40)).save(photo)
+    state = _run(langgraph_server, os.path.relpath(photo, ROOT), None)
+    assert "__error__" not in state, state
+    pred = state["prediction"]
+    assert pred["status"] == "failed" and pred["lat"] is None
+    assert "unavailable" in pred["reasoning"] and NO_SERVER in pred["reasoning"]
+    errors = [e for e in state["trace"] if e["type"] == "model_error"]
+    assert errors and all(e["kind"] == "unavailable" for e in errors)
+
+
+@pytest.mark.parametrize("mode", ["single", "agent"])
+def test_no_node_blocks_the_event_loop(tmp_path, monkeypatch, mode):
+    """The server's blocking-call check in-process (blockbuster, stricter than the
+    server's): a relative photo path, the settings' stages, the replay backend's hashing,
+    the prompts and the country tables are all read off the loop."""
+    from blockbuster import BlockBuster
+
+    from gre_agent.graphs.gre.graph import graph
+
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (40, 30), (10, 120, 40)).save("p.png")
+    backend = ScriptedBackend({"gre": ANSWER})
+    asyncio.run(locate("p.png", Context(mode="single", backend_obj=backend), trace_path="t.jsonl"))
+    context = Context(
+        mode=mode, stages="single-pass", backend="replay", replay_path=str(tmp_path / "t.jsonl")
+    )
+
+    async def run():
+        blockbuster = BlockBuster()
+        blockbuster.activate()
+        try:
+            return await graph.ainvoke({"image": "p.png"}, context=context)
+        finally:
+            blockbuster.deactivate()
+
+    pred = asyncio.run(run())["prediction"]
+    assert pred["status"] == "ok" and pred["country_code"] == "FI", pred["reasoning"]

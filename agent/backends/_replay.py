@@ -35,6 +35,7 @@ and `latency_s` is the replay's own (near zero).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
@@ -179,7 +180,8 @@ class ReplayBackend(BaseBackend):
         **kwargs: Any,
     ) -> Completion:
         t0 = time.perf_counter()
-        rec = self._take(request_hash(messages, tools))
+        # hashing reads and decodes the photo: in a thread, off a server's event loop
+        rec = self._take(await asyncio.to_thread(request_hash, messages, tools))
         try:
             completion = Completion.model_validate(rec.completion.model_dump(mode="json"))
         except ValueError as exc:

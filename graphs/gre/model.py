@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -49,9 +53,76 @@ def _backend(
     return open_model(backend, model, base_url, replay_path)
 
 
+@dataclass
+class _Setup:
+    """What a run reads from the settings and files, resolved by `prepare` (None: not
+    resolved, because resolving it failed: the run then fails where it would have)."""
+
+    backend: ModelBackend | None = None
+    registry: Registry | None = None
+    stages: Literal["single-pass", "per-stage"] | None = None
+
+
+# One per live run context (by id; an entry goes when its context is collected).
+_SETUPS: dict[int, _Setup] = {}
+
+
+def _setup(ctx: Context) -> _Setup | None:
+    return _SETUPS.get(id(ctx))
+
+
+@lru_cache(maxsize=1)
+def _load_data() -> None:
+    """The data files the graph's nodes read on first use (each cached for the process):
+    prompts, pycountry's and GeoNames' country tables and the country clue tables."""
+    from gre_agent.agent._vocab import countries_in
+    from gre_agent.agent.prompts import PROMPTS, template
+    from gre_agent.tools.country import clues
+    from gre_agent.tools.country._offline import alpha3_to_alpha2
+
+    for name in PROMPTS:
+        template(name)
+    countries_in("")
+    alpha3_to_alpha2()
+    clues.countries_named_in("")
+    clues.countries_for_phone("358")
+    clues.countries_for_postcode("00100")
+    clues.countries_for_language("Finnish")
+    clues.countries_for_currency("EUR")
+    clues.population("FI")
+
+
+def _resolve(ctx: Context) -> _Setup:
+    _load_data()
+    setup = _Setup()
+    with contextlib.suppress(Exception):
+        setup.backend = backend_for(ctx)
+    with contextlib.suppress(Exception):
+        setup.registry = registry_for(ctx)
+    with contextlib.suppress(Exception):
+        setup.stages = stages_for(ctx)
+    return setup
+
+
+async def prepare(ctx: Context) -> None:
+    """Resolve in a thread, once per run context, what the run reads from the settings and
+    files (the backend, the tool registry, the stages setting), so the graph's nodes never
+    read a file on the event loop: LangGraph's server (`langgraph dev`, blockbuster) fails
+    a run that does. Runs that skip it resolve the same things where they are used."""
+    if _setup(ctx) is not None:
+        return
+    setup = await asyncio.to_thread(_resolve, ctx)
+    if _setup(ctx) is None:
+        _SETUPS[id(ctx)] = setup
+        weakref.finalize(ctx, _SETUPS.pop, id(ctx), None)
+
+
 def backend_for(ctx: Context) -> ModelBackend:
     if ctx.backend_obj is not None:
         return ctx.backend_obj
+    setup = _setup(ctx)
+    if setup is not None and setup.backend is not None:
+        return setup.backend
     return _backend(ctx.backend, ctx.model, ctx.base_url, ctx.replay_path)
 
 
@@ -74,6 +145,9 @@ def stages_for(ctx: Context) -> Literal["single-pass", "per-stage"]:
 
     if ctx.backend == "ocr" or getattr(ctx.backend_obj, "model", None) == OCR_MODEL:
         return "single-pass"  # the OCR baseline answers in GRE's format only
+    setup = _setup(ctx)
+    if setup is not None and setup.stages is not None:
+        return setup.stages
     wanted = ctx.stages or load_settings().model.stages
     if wanted == "auto":
         return "single-pass" if is_gre_model(backend_for(ctx).model or "") else "per-stage"
@@ -93,7 +167,12 @@ def calibration_for(ctx: Context) -> Calibration:
 
 
 def registry_for(ctx: Context) -> Registry:
-    return ctx.registry if ctx.registry is not None else _registry(ctx.offline)
+    if ctx.registry is not None:
+        return ctx.registry
+    setup = _setup(ctx)
+    if setup is not None and setup.registry is not None:
+        return setup.registry
+    return _registry(ctx.offline)
 
 
 async def ask(
@@ -126,8 +205,9 @@ async def ask(
     recorded: dict[str, Any] = {"stage": stage, "messages": [_plain(m) for m in msgs]}
     if tools:
         recorded["tools"] = tools
-    event = model_call_event(msgs, completion, tools, **recorded).model_dump(mode="json")
-    return completion.model_dump(mode="json"), event
+    # The event hashes the request with the photo's pixels (file reads): not on the loop.
+    recorded_event = await asyncio.to_thread(model_call_event, msgs, completion, tools, **recorded)
+    return completion.model_dump(mode="json"), recorded_event.model_dump(mode="json")
 
 
 def _text_writer(stage: str) -> Callable[[str], None]:

@@ -49,6 +49,7 @@ from gre_agent.graphs.gre.model import (
     assistant_message,
     backend_for,
     calibration_for,
+    prepare,
     registry_for,
     stages_for,
 )
@@ -124,6 +125,7 @@ async def _stage_text(
 async def scene(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Stage 1; in single-pass, the run's one generation, which later stages read too."""
     ctx = runtime.context
+    await prepare(ctx)  # settings and files read in a thread, once per run
     update: dict[str, Any] = {"started_at": state.started_at or time.time()}
     if stages_for(ctx) == "single-pass":
         prompt = _single_pass_prompt(state)
@@ -543,6 +545,7 @@ async def commit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 async def single(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """GRE's own single-shot prompt, no tools: the baseline of every evaluation."""
     ctx = runtime.context
+    await prepare(ctx)  # settings and files read in a thread, once per run
     msgs, text, events = await _stage(ctx, state.image, [], "single", render("gre"))
     point = try_parse_answer(text or "")
     if point is None and text is not None:
