@@ -112,6 +112,14 @@ def test_a_photo_gets_an_answer_evidence_and_a_map_and_the_session_resumes(page,
     expect(chat).to_contain_text("The agent's stages")
     expect(chat.locator("img").first).to_be_visible()  # the photo, echoed
     expect(page.locator("#gre-evidence")).to_contain_text("street 'Aleksanterinkatu'")
+    named = re.findall(
+        r"for ([^()\n]+?) \((-?\d+\.\d+), (-?\d+\.\d+)\)",
+        page.locator("#gre-evidence").inner_text(),
+    )
+    places: dict[str, set[tuple[str, str]]] = {}
+    for name, lat, lon in named:
+        places.setdefault(name, set()).add((lat, lon))
+    assert named and all(len(at) == 1 for at in places.values()), places  # one place, one point
     frame = page.frame_locator("#gre-map iframe")
     expect(frame.locator(".leaflet-container")).to_be_visible()
     markers = frame.locator("path.leaflet-interactive")
@@ -124,6 +132,8 @@ def test_a_photo_gets_an_answer_evidence_and_a_map_and_the_session_resumes(page,
     # a follow-up question is answered from the stored run
     send(page, "why not Sweden?")
     expect(chat).to_contain_text("never among the candidates", timeout=ANSWER_TIMEOUT_MS)
+    expect(chat).to_contain_text("Add a hint")
+    assert chat.locator("li", has_text="Add a hint").count() == 0, "a line after a list is no item"
 
     # a new session starts empty; the old one is picked from the selector and comes back
     page.locator("#gre-new").click()
@@ -154,6 +164,8 @@ def test_bad_uploads_and_an_empty_message_are_answered_and_the_chat_goes_on(page
         expect(chat).to_contain_text(f"[file: {name}]", timeout=ANSWER_TIMEOUT_MS)
         expect(chat).to_contain_text(said, timeout=ANSWER_TIMEOUT_MS)
     assert chat.locator("img").count() == 0, "no bad file reaches the browser as an image"
+    # nothing was accepted: the session is not stored, the selector still says "new session"
+    expect(page.locator("#gre-session input")).to_have_value("new session")
     expect(page.locator("#gre-answer")).to_contain_text("No answer yet")
     shot(page, tmp_path, "web-chat-bad-input.png")
 
