@@ -55,6 +55,23 @@ def registry(offline_registry):
     return offline_registry
 
 
+@pytest.fixture
+def servers():
+    """Start fake OpenAI-compatible servers (`servers(default=mode, ...)`); all stop after."""
+    from tests.fake_openai import FakeOpenAIServer
+
+    started: list[FakeOpenAIServer] = []
+
+    def start(**kw: object) -> FakeOpenAIServer:
+        server = FakeOpenAIServer(**kw).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 def fast_http(**overrides: object) -> dict[str, object]:
     """Tool-family settings that make fault tests quick (short timeouts, tiny backoff)."""
     base: dict[str, object] = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
 from gre_agent.core.images import ImageError, check_image
-from tests.fake_openai import FakeOpenAIServer
+from tests.fake_openai import dead_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT / "examples" / "helsinki-street.trace.jsonl"
@@ -28,26 +27,6 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (64, 48), (90, 120, 200)).save(path)
     return path
-
-
-@pytest.fixture
-def fake_server():
-    started: list[FakeOpenAIServer] = []
-
-    def start(**kw) -> FakeOpenAIServer:
-        server = FakeOpenAIServer(**kw).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def dead_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
 
 
 def gre(*args: str | Path):
@@ -79,10 +58,8 @@ def quick_model(monkeypatch):
     ("mode", "kind", "word"),
     [("500", "http_error", "HTTP 500"), ("429", "http_error", "HTTP 429"), ("slow", "timeout", "")],
 )
-def test_server_faults_name_their_cause(
-    photo, tmp_path, fake_server, quick_model, mode, kind, word
-):
-    server = fake_server(default=mode, delay_s=2.0)
+def test_server_faults_name_their_cause(photo, tmp_path, servers, quick_model, mode, kind, word):
+    server = servers(default=mode, delay_s=2.0)
     out = locate_json(photo, tmp_path, "--backend", "openai", "--base-url", server.url)
     assert_cause(out, kind, word)
 

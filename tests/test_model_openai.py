@@ -3,7 +3,6 @@ streaming."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from PIL import Image
 from gre_agent.agent.backends import Completion, Message, ModelError, OpenAIBackend, make_backend
 from gre_agent.core.errors import ErrorKind, GreError
 from gre_agent.core.settings import ModelSettings, Settings
-from tests.fake_openai import FakeOpenAIServer, image_sizes
+from tests.fake_openai import dead_url, image_sizes
 
 TOOLS = [
     {
@@ -28,28 +27,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@pytest.fixture
-def servers():
-    started: list[FakeOpenAIServer] = []
-
-    def start(**kw) -> FakeOpenAIServer:
-        server = FakeOpenAIServer(**kw).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def dead_url() -> str:
-    """A loopback URL where nothing listens (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def backend(urls: list[str], **settings) -> OpenAIBackend:
