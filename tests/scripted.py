@@ -71,3 +71,9 @@ class ScriptedBackend(BaseBackend):
 
     def stages(self) -> list[str]:
         return [s for s, _ in self.calls]
+
+
+def gre_model(answer: str) -> ScriptedBackend:
+    """A GRE model: it answers every prompt in its own format, whatever it is asked."""
+    stages = ("gre", "scene", "detail", "semantic", "hypotheses", "verification")
+    return ScriptedBackend({stage: answer for stage in stages})

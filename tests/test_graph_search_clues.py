@@ -23,7 +23,7 @@ from gre_agent.core.geo import geodesic_km
 from gre_agent.core.settings import Settings
 from gre_agent.graphs.gre import Context, locate
 from gre_agent.tools import Registry
-from tests.scripted import ScriptedBackend
+from tests.scripted import gre_model
 
 CASES_PATH = Path(__file__).parent / "data" / "clues" / "cases.jsonl"
 KEEP_KINDS = ("nothing", "distractor")  # the answer must stay where the model put it
@@ -33,12 +33,6 @@ KEEP_KM = 5.0  # "kept": the answer stays this close to the model's first guess
 
 def load_cases() -> list[dict]:
     return [json.loads(line) for line in CASES_PATH.read_text(encoding="utf-8").splitlines()]
-
-
-def gre(answer: str) -> ScriptedBackend:
-    """A GRE model: it answers every prompt in its own format, whatever it is asked."""
-    stages = ("gre", "scene", "detail", "semantic", "hypotheses", "verification")
-    return ScriptedBackend({stage: answer for stage in stages})
 
 
 @dataclass
@@ -63,7 +57,7 @@ def run_case(case: dict, photo: Path, registry: Registry) -> Outcome:
     result = asyncio.run(
         locate(
             photo,
-            Context(backend_obj=gre(case["answer"]), registry=registry, stages="single-pass"),
+            Context(backend_obj=gre_model(case["answer"]), registry=registry, stages="single-pass"),
             trace_dir=photo.parent / "traces",
         )
     )

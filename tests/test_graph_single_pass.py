@@ -12,7 +12,7 @@ from gre_agent.core.geo import geodesic_km
 from gre_agent.core.trace import load_trace
 from gre_agent.graphs.gre import Context, locate
 from gre_agent.graphs.gre.model import is_gre_model
-from tests.scripted import ScriptedBackend
+from tests.scripted import gre_model
 from tests.test_graph_agent import ALEKSANTERINKATU, run
 
 # GRE's own format: five numbered sections, then the answer (a point near the corner).
@@ -27,16 +27,6 @@ tram. This is central Helsinki, Finland. </think> <answer> "Latitude": "60.1690�
 TOKYO = HELSINKI.replace("60.1690°", "35.6812°").replace("24.9500°", "139.7671°")
 
 
-def gre(answer: str):
-    """A GRE model: it answers every prompt in its own format, whatever it is asked."""
-    return ScriptedBackend(
-        {
-            stage: answer
-            for stage in ("gre", "scene", "detail", "semantic", "hypotheses", "verification")
-        }
-    )
-
-
 def model_stages(result) -> list[str]:
     return [e.stage for e in load_trace(result.trace_path).model_calls]
 
@@ -48,7 +38,7 @@ def test_gre_model_names():
 
 
 def test_one_generation_when_the_evidence_agrees(photo, offline_registry):
-    backend = gre(HELSINKI)
+    backend = gre_model(HELSINKI)
     result = run(photo, backend, offline_registry, stages="single-pass")
     assert result.error is None, result.error
     assert model_stages(result) == ["single_pass"]
@@ -65,15 +55,15 @@ def test_one_generation_when_the_evidence_agrees(photo, offline_registry):
 
 
 def test_a_contradicted_guess_costs_one_revision_call(photo, offline_registry):
-    result = run(photo, gre(TOKYO), offline_registry, stages="single-pass", max_rounds=1)
+    result = run(photo, gre_model(TOKYO), offline_registry, stages="single-pass", max_rounds=1)
     assert result.error is None, result.error
     assert model_stages(result) == ["single_pass", "verification"]
     assert result.prediction.model_calls == 2
 
 
 def test_single_pass_and_per_stage_give_the_same_answer(photo, offline_registry):
-    single = run(photo, gre(HELSINKI), offline_registry, stages="single-pass")
-    staged = run(photo, gre(HELSINKI), offline_registry, stages="per-stage")
+    single = run(photo, gre_model(HELSINKI), offline_registry, stages="single-pass")
+    staged = run(photo, gre_model(HELSINKI), offline_registry, stages="per-stage")
     assert (single.prediction.lat, single.prediction.lon) == pytest.approx(
         (staged.prediction.lat, staged.prediction.lon), abs=1e-9
     )
@@ -83,7 +73,7 @@ def test_single_pass_and_per_stage_give_the_same_answer(photo, offline_registry)
 
 
 def test_single_pass_prompt_is_gres_own_with_the_hints(photo, offline_registry):
-    backend = gre(HELSINKI)
+    backend = gre_model(HELSINKI)
     ctx = Context(backend_obj=backend, registry=offline_registry, stages="single-pass")
     asyncio.run(locate(photo, ctx, hints=["taken in winter"]))
     first: list[Message] = backend.calls[0][1]
@@ -92,10 +82,10 @@ def test_single_pass_prompt_is_gres_own_with_the_hints(photo, offline_registry):
 
 
 def test_auto_picks_single_pass_for_a_gre_model(photo, offline_registry):
-    backend = gre(HELSINKI)
+    backend = gre_model(HELSINKI)
     backend.model = "Anonymous0515/GRE"
     result = run(photo, backend, offline_registry)
     assert model_stages(result) == ["single_pass"]
-    backend = gre(HELSINKI)  # "scripted": not a GRE model, so one prompt per stage
+    backend = gre_model(HELSINKI)  # "scripted": not a GRE model, so one prompt per stage
     result = run(photo, backend, offline_registry)
     assert model_stages(result)[:4] == ["scene", "detail", "semantic", "hypotheses"]
