@@ -22,7 +22,7 @@ from gre_agent.tools import Registry
 from gre_agent.tools.country import clues
 from gre_agent.tools.gazetteer import offline_indexes, spot
 from gre_agent.tools.osm import open_index
-from tests.test_graph_search_clues import gre
+from tests.scripted import gre_model
 
 
 def claims_of(answer: str):
@@ -102,7 +102,7 @@ def street_run(tmp_path: Path, helsinki_osm_db: Path):
         '5. Transport context: trams. Tokyo. </think> <answer> "Latitude": "35.6812°", '
         '"Longitude": "139.7671°" </answer>'
     )
-    ctx = Context(backend_obj=gre(answer), registry=registry, stages="single-pass")
+    ctx = Context(backend_obj=gre_model(answer), registry=registry, stages="single-pass")
     return asyncio.run(locate(photo, ctx, trace_dir=tmp_path / "traces"))
 
 
