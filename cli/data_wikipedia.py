@@ -92,14 +92,33 @@ def list_cmd(
 
 
 @app.command("geo-index")
-def geo_index_cmd() -> None:
-    """Build the geosearch coordinate index of every ZIM found (otherwise done on first use)."""
+def geo_index_cmd(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes that scan articles (default: one per CPU, fewer on small ZIMs)."
+        ),
+    ] = None,
+) -> None:
+    """Build the geosearch coordinate index of every ZIM found (otherwise done on first use).
+
+    An interrupted build resumes where it stopped; a finished index is not rebuilt."""
     from gre_agent.core.settings import load_settings
     from gre_agent.tools.wikipedia import _zim
 
     settings = load_settings()
     for path in _zim.candidate_paths(settings):
         zim = _zim.open_zim(path)
-        index = _zim.geo_index(settings, zim)
+        index, report = _zim.build_geo_index(settings, zim, workers=workers)
         where = _zim.geo_index_path(settings, zim)
         typer.echo(f"{path.name}: {len(index.titles)} articles with coordinates -> {where}")
+        if report.reused:
+            typer.echo("  already built")
+            continue
+        resumed = ""
+        if report.chunks_resumed:
+            resumed = f", resumed after {report.chunks_resumed}/{report.chunks} chunks"
+        typer.echo(
+            f"  scanned {report.articles} articles in {report.seconds:.1f} s"
+            f" ({report.articles_per_s:,.0f} articles/s, {report.workers} workers{resumed})"
+        )

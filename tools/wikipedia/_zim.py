@@ -6,7 +6,8 @@
 - Search: an exact title first, then libzim's full-text (Xapian) results, then title
   suggestions. Page: the first paragraphs of the article HTML as text, and the
   coordinates from its geo markup. Geosearch: a coordinate index of all articles, built
-  on first use and kept in a sidecar JSON file named by the ZIM's uuid and checksum.
+  on first use (or by `gre data wikipedia geo-index`; resumable and parallel, see
+  `_geoindex`) and kept in a sidecar JSON file named by the ZIM's uuid and checksum.
 
 Archives and indexes are opened once per process.
 """
@@ -14,12 +15,11 @@ Archives and indexes are opened once per process.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bs4 import BeautifulSoup
@@ -31,11 +31,11 @@ from gre_agent.core.errors import ErrorKind, ToolFailure
 from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, haversine_km_many
 from gre_agent.core.settings import Settings
 
-from ._geo import parse_coordinates
+from ._geo import parse_coordinates as parse_coordinates  # used as _zim.parse_coordinates
+from ._geoindex import BuildReport, load_or_build, scan_range, zim_key
 from ._lang import same_language
 
 DEMO_ZIM = Path(__file__).parent / "data" / "demo-en.zim"
-GEO_INDEX_FORMAT = 1
 SUMMARY_CHARS = 600
 _NOT_PROSE = ("table", "style", "script", "figure", "math")
 _NOT_PROSE_CLASSES = ("geo", "geo-dec", "geo-dms", "noprint", "mw-empty-elt", "hatnote")
@@ -53,8 +53,7 @@ class Zim:
     @property
     def key(self) -> str:
         """Identifies this ZIM's content: its uuid plus (when present) its checksum."""
-        checksum = self.archive.checksum if self.archive.has_checksum else ""
-        return f"{self.archive.uuid}-{checksum[:16]}" if checksum else str(self.archive.uuid)
+        return zim_key(self.archive)
 
 
 @dataclass(frozen=True)
@@ -259,19 +258,7 @@ class GeoIndex:
 
 def scan_coordinates(zim: Zim) -> list[tuple[str, float, float]]:
     """(title, lat, lon) of every article that carries coordinates."""
-    rows = []
-    archive = zim.archive
-    for i in range(archive.entry_count):
-        entry = archive._get_entry_by_id(i)
-        if entry.is_redirect:
-            continue
-        item = entry.get_item()
-        if not item.mimetype.startswith("text/html"):
-            continue
-        found = parse_coordinates(bytes(item.content).decode("utf-8", "replace"))
-        if found is not None:
-            rows.append((entry.title, found[0], found[1]))
-    return rows
+    return scan_range(zim.archive, 0, zim.archive.entry_count)[0]
 
 
 def geo_index_path(settings: Settings, zim: Zim) -> Path:
@@ -281,24 +268,7 @@ def geo_index_path(settings: Settings, zim: Zim) -> Path:
 _index_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=8)
-def _load_index(sidecar: Path, zim_path: Path, mtime_ns: int) -> GeoIndex:
-    rows = None
-    if sidecar.is_file():
-        try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-            if data.get("format") == GEO_INDEX_FORMAT:
-                rows = data["rows"]
-        except (OSError, ValueError, KeyError):
-            rows = None  # a damaged sidecar is rebuilt
-    if rows is None:
-        zim = open_zim(zim_path)
-        rows = [list(r) for r in scan_coordinates(zim)]
-        sidecar.parent.mkdir(parents=True, exist_ok=True)
-        tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
-        payload = {"format": GEO_INDEX_FORMAT, "zim": str(zim_path), "key": zim.key, "rows": rows}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, sidecar)
+def _to_index(rows: list[list[Any]]) -> GeoIndex:
     return GeoIndex(
         titles=[r[0] for r in rows],
         lats=np.array([r[1] for r in rows], dtype=float),
@@ -306,7 +276,23 @@ def _load_index(sidecar: Path, zim_path: Path, mtime_ns: int) -> GeoIndex:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _load_index(sidecar: Path, zim_path: Path, mtime_ns: int) -> GeoIndex:
+    return _to_index(load_or_build(zim_path, sidecar)[0])
+
+
 def geo_index(settings: Settings, zim: Zim) -> GeoIndex:
     """The coordinate index of a ZIM: from its sidecar file, else built and saved."""
     with _index_lock:  # one build at a time; the others then read the cached result
         return _load_index(geo_index_path(settings, zim), zim.path, zim.path.stat().st_mtime_ns)
+
+
+def build_geo_index(
+    settings: Settings, zim: Zim, *, workers: int | None = None
+) -> tuple[GeoIndex, BuildReport]:
+    """The coordinate index of a ZIM, built now unless finished before, with the build's
+    report (`gre data wikipedia geo-index`); later `geo_index` calls reuse it."""
+    with _index_lock:
+        sidecar = geo_index_path(settings, zim)
+        rows, report = load_or_build(zim.path, sidecar, workers=workers)
+        return _to_index(rows), report
