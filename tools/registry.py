@@ -45,6 +45,19 @@ BUILTIN: tuple[str, ...] = (
     "gre_agent.tools.ocr:ReadTool",
 )
 
+# The module holding each family's built-in tools, by name prefix ("gazetteer" of
+# "gazetteer.geocode"): `Registry.get` imports only that module for a built-in name, so
+# `gre tools call` waits for one family, not all of them (tests check it against BUILTIN).
+FAMILIES: dict[str, str] = {
+    "gazetteer": "gre_agent.tools.gazetteer",
+    "osm": "gre_agent.tools.osm",
+    "wikipedia": "gre_agent.tools.wikipedia",
+    "exif": "gre_agent.tools.exif",
+    "country": "gre_agent.tools.country",
+    "geo": "gre_agent.tools.country",
+    "ocr": "gre_agent.tools.ocr",
+}
+
 
 class UnknownToolError(GreError, KeyError):
     """No tool of that name is registered (a KeyError, as for a missing mapping key)."""
@@ -65,6 +78,19 @@ def _load(target: str) -> list[type[Tool]]:
         if not (isinstance(cls, type) and issubclass(cls, Tool)):
             raise TypeError(f"{target} is not a gre_agent Tool subclass")
     return classes
+
+
+def builtin_class(name: str) -> type[Tool] | None:
+    """The built-in tool class called `name`, importing only its family's module; None
+    when no built-in has that name. Built-ins win over plugins, so no plugin is loaded."""
+    module = FAMILIES.get(name.partition(".")[0])
+    found = None
+    for target in BUILTIN:
+        if target.partition(":")[0] == module:
+            for cls in _load(target):
+                if cls.name == name:
+                    found = cls  # the last one, as in discover()
+    return found
 
 
 def discover(include_plugins: bool = True) -> dict[str, type[Tool]]:
@@ -93,20 +119,34 @@ def discover(include_plugins: bool = True) -> dict[str, type[Tool]]:
 class Registry:
     """Tool instances sharing one Settings (and so one cache and rate limits).
 
-    `classes` holds the Python tools (built-in and plugins). The tools of the MCP servers
-    in `settings.mcp_servers` join as `<prefix>.<tool>` (`Tool.source == "mcp"`); a server
-    is started or reached only when one of its tools is first asked for.
+    `classes` holds the Python tools (built-in and plugins), discovered on first use;
+    `get` and `in` of a built-in name import only that tool's family. The tools of the MCP
+    servers in `settings.mcp_servers` join as `<prefix>.<tool>` (`Tool.source == "mcp"`); a
+    server is started or reached only when one of its tools is first asked for.
     """
 
     def __init__(self, settings: Settings | None = None, include_plugins: bool = True):
         self.settings = settings or load_settings()
-        self.classes = discover(include_plugins)
+        self.include_plugins = include_plugins
+        self._classes: dict[str, type[Tool]] | None = None
         self._instances: dict[str, Tool] = {}
         self._mcp: list[McpSource] = []
         if self.settings.mcp_servers:
             from gre_agent.tools.mcp.source import McpSource  # imports the MCP SDK
 
             self._mcp = [McpSource(s, self.settings) for s in self.settings.mcp_servers]
+
+    @property
+    def classes(self) -> dict[str, type[Tool]]:
+        """Every Python tool class by name: imports all the families (and plugins)."""
+        if self._classes is None:
+            self._classes = discover(self.include_plugins)
+        return self._classes
+
+    def _class(self, name: str) -> type[Tool] | None:
+        if self._classes is None and (cls := builtin_class(name)) is not None:
+            return cls
+        return self.classes.get(name)
 
     def names(self) -> list[str]:
         return sorted([*self.classes, *self.mcp_names()])
@@ -122,8 +162,9 @@ class Registry:
     def get(self, name: str) -> Tool:
         if name in self._instances:
             return self._instances[name]
-        if name in self.classes:
-            tool = self._instances[name] = self.classes[name](self.settings)
+        cls = self._class(name)
+        if cls is not None:
+            tool = self._instances[name] = cls(self.settings)
             return tool
         source = self._source(name)
         found = source.get(name) if source is not None else None
@@ -132,10 +173,10 @@ class Registry:
         return found
 
     def __contains__(self, name: object) -> bool:
-        if name in self.classes:
-            return True
         if not isinstance(name, str):
             return False
+        if self._class(name) is not None:
+            return True
         source = self._source(name)
         return source is not None and source.has(name)
 
