@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from gre_agent.cli._console import Console
 
 app = typer.Typer(
     help="Import a GeoNames dump (allCountries.txt, cities500.txt, or their .zip).",

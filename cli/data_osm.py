@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from gre_agent.cli._console import Console
 
 app = typer.Typer(help="Offline osm data.", no_args_is_help=True)
 err = Console(stderr=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from gre_agent.cli._console import Console
 from gre_agent.core.errors import ConfigError, ToolFailure
 
 app = typer.Typer(help="Offline Wikipedia: Kiwix ZIM files.", no_args_is_help=True)

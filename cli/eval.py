@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from gre_agent.cli._console import Console
 from gre_agent.cli.options import StagesOpt
 
 if TYPE_CHECKING:  # the evals package loads on use: `gre --help` does not wait for it

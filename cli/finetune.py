@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from gre_agent.cli._console import Console
 
 # torch, transformers, trl and datasets are imported inside the commands: `gre` starts fast.
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
+
+from gre_agent.cli._console import Console
 
 # gre_agent.agent.locatability (torch, transformers) is imported inside the commands, so
 # that `gre` starts fast for every other sub-command.

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from gre_agent.cli._console import Console
 from gre_agent.cli.options import (
     OSM_TILES,
     BackendOpt,

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from gre_agent.cli._console import Console
 
 EXIT_USAGE = 2
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 import typer
-from rich.console import Console
+
+from gre_agent.cli._console import Console
 
 console = Console(stderr=True)
 

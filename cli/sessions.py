@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from gre_agent.cli._console import Console
 
 app = typer.Typer(help="Chat sessions (gre chat) kept on disk.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)

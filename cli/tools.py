@@ -9,9 +9,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
+
+from gre_agent.cli._console import Console
 
 if TYPE_CHECKING:  # settings and the registry load on use: `gre --help` does not wait
     from gre_agent.core.settings import Settings

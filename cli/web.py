@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from gre_agent.cli._console import Console
 from gre_agent.cli.locate import tool_settings
 from gre_agent.cli.options import (
     EXIT_USAGE,
