@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import requests_cache
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -176,6 +175,8 @@ def make_session(
     if cache_mode is CacheMode.off:
         session: requests.Session = requests.Session()
     else:
+        import requests_cache  # 0.1 s of imports an offline tool call never needs
+
         cache_dir.mkdir(parents=True, exist_ok=True)
         session = requests_cache.CachedSession(
             str(cache_dir / f"http-{name}.sqlite"),
