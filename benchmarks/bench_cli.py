@@ -4,7 +4,8 @@ imports behind it.
 Each command runs `--runs` times in a fresh process (like hyperfine: a warm-up run first,
 then min / median / mean); `--importtime` adds the slowest imports of each, from
 `python -X importtime`. Targets (issue 15.5): `gre --help` under 0.5 s, `gre tools call
-gazetteer.geocode` under 1.5 s, on an idle machine.
+gazetteer.geocode` under 1.5 s, on an idle machine: the load average is printed before and
+after, since other processes on the cores stretch every time.
 
 Run: python benchmarks/bench_cli.py [--runs 10] [--importtime]
 """
@@ -12,6 +13,7 @@ Run: python benchmarks/bench_cli.py [--runs 10] [--importtime]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -60,11 +62,17 @@ def slowest_imports(args: list[str], n: int = 8) -> list[tuple[int, str]]:
     return sorted(rows, reverse=True)[:n]
 
 
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--importtime", action="store_true")
     a = ap.parse_args()
+    print(f"before: {load_average()}")
     print(f"{'command':<36} {'min':>7} {'median':>7} {'mean':>7} {'target':>7}")
     for label, args in COMMANDS.items():
         timed(args)  # warm-up: the OS file cache, .pyc files
@@ -77,6 +85,7 @@ def main() -> None:
         if a.importtime:
             for us, name in slowest_imports(args):
                 print(f"    {us / 1e6:6.3f}s  {name}")
+    print(f"after: {load_average()}")
 
 
 if __name__ == "__main__":
