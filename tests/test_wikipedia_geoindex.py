@@ -8,16 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from libzim.reader import Archive
 from typer.testing import CliRunner
 
 from gre_agent.cli.main import app
-from gre_agent.tools.wikipedia import Fact, _zim, build_zim
+from gre_agent.tools.wikipedia import Fact, _geoindex, _zim, build_zim
 from gre_agent.tools.wikipedia._geoindex import (
     build_geo_index,
     load_or_build,
     partial_path,
+    plan_chunks,
     read_index,
 )
+from gre_agent.tools.wikipedia._zimorder import html_in_cluster_order
 
 CHUNK = 4  # entries per chunk, so a small ZIM has many
 
@@ -119,6 +122,41 @@ def test_interrupted_parallel_build_resumes(tmp_path: Path, zim_path: Path, expe
     assert report.chunks_resumed == 3 and set(rest).isdisjoint(first)
     assert sorted(first + rest) == list(range(report.chunks))
     assert read_index(sidecar) == expected
+
+
+def test_articles_are_scanned_in_storage_order(tmp_path: Path):
+    # added in reverse: the storage (cluster, blob) order is the reverse of the path order
+    zim, _ = build_zim(list(reversed(facts(30))), tmp_path / "reversed.zim")
+    archive = Archive(str(zim))
+    found = html_in_cluster_order(zim, archive)
+    assert found is not None
+    ids = found[0].tolist()
+    entries = [archive._get_entry_by_id(i) for i in range(archive.entry_count)]
+    html = [
+        i
+        for i, e in enumerate(entries)
+        if not e.is_redirect and e.get_item().mimetype.startswith("text/html")
+    ]
+    assert sorted(ids) == html  # every article once, no redirect
+    titles = [entries[i].title for i in ids]
+    assert titles[:30] == [f"Place {i:03d}" for i in reversed(range(30))]
+    assert [len(c) for c in plan_chunks(zim, archive, CHUNK)] == [4] * 7 + [3]
+    # the index is still in path order, as the plain scan gives it
+    build_geo_index(zim, tmp_path / "index.json", workers=1, chunk_entries=CHUNK)
+    expected = [list(r) for r in _zim.scan_coordinates(_zim.open_zim(zim))]
+    assert read_index(tmp_path / "index.json") == expected
+    assert [r[0] for r in expected] == sorted(r[0] for r in expected)
+
+
+def test_without_the_storage_order_every_entry_id_is_scanned(
+    tmp_path: Path, zim_path: Path, expected, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(_geoindex, "html_in_cluster_order", lambda path, archive: None)
+    archive = Archive(str(zim_path))
+    chunks = plan_chunks(zim_path, archive, CHUNK)
+    assert [int(i) for c in chunks for i in c] == list(range(archive.entry_count))
+    build_geo_index(zim_path, tmp_path / "index.json", workers=1, chunk_entries=CHUNK)
+    assert read_index(tmp_path / "index.json") == expected
 
 
 KILL_AFTER_TWO = """

@@ -8,16 +8,17 @@ The finished index is a JSON sidecar, written in one atomic replace at the end:
 A sidecar whose `entries`/`bytes` (when present) differ from the ZIM's is stale and
 rebuilt; its file name already carries the ZIM's uuid and checksum (`Zim.key`).
 
-While building, progress lives next to it in `<sidecar>.partial.sqlite`: the entry ids
-are cut into chunks of `CHUNK_ENTRIES`, and each finished chunk's rows go in with a
-`done` mark in one transaction. A killed build resumes with the chunks not marked
-done; the partial file is keyed by the ZIM's identity (key, size, mtime, entry count,
-chunk size), so a changed ZIM starts over. Nothing reads the partial file as an index.
+While building, progress lives next to it in `<sidecar>.partial.sqlite`: the HTML
+entries, in the order their content is stored (`_zimorder`: cluster by cluster, so each
+compressed cluster is read once), are cut into chunks of `CHUNK_ENTRIES`, and each
+finished chunk's rows go in with a `done` mark in one transaction. A killed build
+resumes with the chunks not marked done; the partial file is keyed by the ZIM's
+identity (key, size, mtime, entry count, chunk size), so a changed ZIM starts over.
+Nothing reads the partial file as an index.
 
-Chunks are entry-id ranges: the Python libzim binding has no cluster order. With
-several workers each process opens the ZIM itself (archives are not picklable) and
-returns a chunk's rows to the one writer here; rows are merged in entry order, so the
-index is the same whatever the number of workers.
+With several workers each process opens the ZIM itself (archives are not picklable)
+and returns a chunk's rows to the one writer here; rows are merged in entry-id (path)
+order, so the index is the same whatever the number of workers or the scan order.
 """
 
 from __future__ import annotations
@@ -27,22 +28,25 @@ import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from libzim.reader import Archive
 from pydantic import BaseModel
 
 from ._geo import parse_coordinates
+from ._zimorder import html_in_cluster_order
 
 GEO_INDEX_FORMAT = 1
+_PLAN = 2  # how entries are cut into chunks; part of the partial file's identity
 CHUNK_ENTRIES = 2_000
 # A worker process costs about a second to start (it imports the package); below this
 # many entries each, more workers would not pay for themselves.
 ENTRIES_PER_WORKER = 20_000
 
-Row = tuple[str, float, float]
+IdRow = tuple[int, str, float, float]  # with the entry id, to merge in path order
 
 
 class BuildReport(BaseModel):
@@ -71,13 +75,13 @@ def zim_key(archive: Archive) -> str:
     return f"{archive.uuid}-{checksum[:16]}" if checksum else str(archive.uuid)
 
 
-def scan_range(archive: Archive, start: int, stop: int) -> tuple[list[Row], int]:
-    """(title, lat, lon) of the articles with coordinates among entries [start, stop),
+def scan_ids(archive: Archive, ids: Iterable[int]) -> tuple[list[IdRow], int]:
+    """(entry id, title, lat, lon) of the articles with coordinates among entries `ids`,
     and how many HTML articles there were."""
-    rows: list[Row] = []
+    rows: list[IdRow] = []
     articles = 0
-    for i in range(start, stop):
-        entry = archive._get_entry_by_id(i)
+    for i in ids:
+        entry = archive._get_entry_by_id(int(i))
         if entry.is_redirect:
             continue
         item = entry.get_item()
@@ -86,8 +90,16 @@ def scan_range(archive: Archive, start: int, stop: int) -> tuple[list[Row], int]
         articles += 1
         found = parse_coordinates(bytes(item.content).decode("utf-8", "replace"))
         if found is not None:
-            rows.append((entry.title, found[0], found[1]))
+            rows.append((int(i), entry.title, found[0], found[1]))
     return rows, articles
+
+
+def plan_chunks(zim_path: Path, archive: Archive, chunk_entries: int) -> list[np.ndarray]:
+    """The entry ids to scan, cut into chunks: HTML entries in cluster order when the
+    ZIM's directory can be read so, else every entry id in order."""
+    order = html_in_cluster_order(zim_path, archive)
+    ids = np.arange(archive.entry_count) if order is None else order[0]
+    return [ids[lo : lo + chunk_entries] for lo in range(0, len(ids), chunk_entries)]
 
 
 # -- the finished sidecar ----------------------------------------------------------
@@ -145,8 +157,8 @@ class _Progress:
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("CREATE TABLE IF NOT EXISTS done (chunk INTEGER PRIMARY KEY)")
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS rows (chunk INTEGER, seq INTEGER, title TEXT,"
-                " lat REAL, lon REAL, PRIMARY KEY (chunk, seq))"
+                "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, chunk INTEGER,"
+                " title TEXT, lat REAL, lon REAL)"
             )
             wanted = json.dumps(identity, sort_keys=True)
             found = self.db.execute("SELECT value FROM meta WHERE key = 'zim'").fetchone()
@@ -158,17 +170,17 @@ class _Progress:
     def done(self) -> set[int]:
         return {c for (c,) in self.db.execute("SELECT chunk FROM done")}
 
-    def record(self, chunk: int, rows: list[Row]) -> None:
+    def record(self, chunk: int, rows: list[IdRow]) -> None:
         with self.db:
             self.db.execute("DELETE FROM rows WHERE chunk = ?", [chunk])
             self.db.executemany(
-                "INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
-                [(chunk, seq, *row) for seq, row in enumerate(rows)],
+                "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?)",
+                [(i, chunk, title, lat, lon) for i, title, lat, lon in rows],
             )
             self.db.execute("INSERT OR REPLACE INTO done VALUES (?)", [chunk])
 
     def rows(self) -> list[list[Any]]:
-        cursor = self.db.execute("SELECT title, lat, lon FROM rows ORDER BY chunk, seq")
+        cursor = self.db.execute("SELECT title, lat, lon FROM rows ORDER BY id")
         return [list(r) for r in cursor]
 
     def remove(self) -> None:
@@ -182,13 +194,13 @@ class _Progress:
 _worker_archive: dict[str, Archive] = {}
 
 
-def _scan_chunk(task: tuple[str, int, int, int]) -> tuple[int, list[Row], int]:
+def _scan_chunk(task: tuple[str, int, np.ndarray]) -> tuple[int, list[IdRow], int]:
     """In a worker process: scan one chunk of the ZIM at `path` (opened once per process)."""
-    path, chunk, start, stop = task
+    path, chunk, ids = task
     archive = _worker_archive.get(path)
     if archive is None:
         archive = _worker_archive[path] = Archive(path)
-    rows, articles = scan_range(archive, start, stop)
+    rows, articles = scan_ids(archive, ids)
     return chunk, rows, articles
 
 
@@ -234,6 +246,7 @@ def load_or_build(
     stat = zim_path.stat()
     identity = {
         "format": GEO_INDEX_FORMAT,
+        "plan": _PLAN,
         "key": zim_key(archive),
         "bytes": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
@@ -242,19 +255,15 @@ def load_or_build(
     }
     progress = _Progress(partial_path(sidecar), identity)
     try:
-        count = archive.entry_count
-        chunks = [
-            (c, lo, min(lo + chunk_entries, count))
-            for c, lo in enumerate(range(0, count, chunk_entries))
-        ]
+        chunks = plan_chunks(zim_path, archive, chunk_entries)
         done = progress.done()
-        pending = [t for t in chunks if t[0] not in done]
+        pending = [c for c in range(len(chunks)) if c not in done]
         report.chunks, report.chunks_resumed = len(chunks), len(chunks) - len(pending)
-        pending_entries = sum(stop - start for _, start, stop in pending)
+        pending_entries = sum(len(chunks[c]) for c in pending)
         n = auto_workers(pending_entries) if workers is None else max(1, workers)
         report.workers = n = min(n, len(pending)) or 1
 
-        def finished(chunk: int, found: list[Row], articles: int) -> None:
+        def finished(chunk: int, found: list[IdRow], articles: int) -> None:
             progress.record(chunk, found)
             report.chunks_scanned += 1
             report.articles += articles
@@ -262,11 +271,11 @@ def load_or_build(
                 on_chunk(chunk)
 
         if n == 1:
-            for chunk, start, stop in pending:
-                finished(chunk, *scan_range(archive, start, stop))
+            for chunk in pending:
+                finished(chunk, *scan_ids(archive, chunks[chunk]))
         else:
             # spawn: a fork would copy this process's threads and open archives
-            tasks = [(str(zim_path), c, start, stop) for c, start, stop in pending]
+            tasks = [(str(zim_path), c, chunks[c]) for c in pending]
             with multiprocessing.get_context("spawn").Pool(n) as pool:
                 for chunk, found, articles in pool.imap_unordered(_scan_chunk, tasks):
                     finished(chunk, found, articles)

@@ -32,7 +32,7 @@ from gre_agent.core.geo import MEAN_EARTH_RADIUS_KM, haversine_km_many
 from gre_agent.core.settings import Settings
 
 from ._geo import parse_coordinates as parse_coordinates  # used as _zim.parse_coordinates
-from ._geoindex import BuildReport, load_or_build, scan_range, zim_key
+from ._geoindex import BuildReport, load_or_build, scan_ids, zim_key
 from ._lang import same_language
 
 DEMO_ZIM = Path(__file__).parent / "data" / "demo-en.zim"
@@ -258,7 +258,8 @@ class GeoIndex:
 
 def scan_coordinates(zim: Zim) -> list[tuple[str, float, float]]:
     """(title, lat, lon) of every article that carries coordinates."""
-    return scan_range(zim.archive, 0, zim.archive.entry_count)[0]
+    rows, _ = scan_ids(zim.archive, range(zim.archive.entry_count))
+    return [(title, lat, lon) for _, title, lat, lon in rows]
 
 
 def geo_index_path(settings: Settings, zim: Zim) -> Path:
