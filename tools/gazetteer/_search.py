@@ -104,9 +104,15 @@ def _admin1_mask(rows: _Rows, admin1: str) -> np.ndarray:
     """Places whose admin1 code or admin1 name is `admin1` (already normalised)."""
     index = rows.index
     out = np.zeros(len(rows), dtype=bool)
+    seen: dict[tuple[str, str], bool] = {}  # namesakes share a few divisions: test each once
+    countries = index.country[rows.ids].tolist()
     for j, i in enumerate(rows.ids.tolist()):
-        if normalize(index.admin1[i]) == admin1 or normalize(index.admin1_name(i) or "") == admin1:
-            out[j] = True
+        code = index.admin1[i]
+        hit = seen.get((countries[j], code))
+        if hit is None:
+            name = index.admin1_names.get(f"{countries[j]}.{code}") or ""
+            hit = seen[countries[j], code] = admin1 in (normalize(code), normalize(name))
+        out[j] = hit
     return out
 
 
@@ -165,33 +171,53 @@ def search(
     return _rank(found, limit)
 
 
+def _top(scores: np.ndarray, k: int) -> np.ndarray | None:
+    """Positions of the k best scores, best first, ties in posting order; None: all.
+
+    The same as np.argsort(-scores, kind="stable")[:k] without sorting everything:
+    np.partition finds the k-th best score, and only the scores at least that good
+    (all of the top k, in posting order) are sorted.
+    """
+    if len(scores) <= k:
+        return None
+    neg = -scores
+    if len(scores) <= 4 * k:
+        return np.argsort(neg, kind="stable")[:k]
+    kth = np.partition(neg, k - 1)[k - 1]
+    near = np.flatnonzero(neg <= kth)
+    return near[np.argsort(neg[near], kind="stable")[:k]]
+
+
 def _rank(found: list[_Rows], limit: int) -> list[Candidate]:
     best: dict[int, tuple[float, int, PlaceIndex, int]] = {}  # geonameid -> ...
     for r in found:
         ix = r.index
         scores = r.match * (0.6 + 0.4 * ix.prominence[r.ids])
         # Only the top `limit` of each index can make the final list.
-        top = np.argsort(-scores, kind="stable")[: limit * 4] if len(scores) > limit * 4 else None
+        top = _top(scores, limit * 4)
         ids = r.ids if top is None else r.ids[top]
         scores = scores if top is None else scores[top]
-        for i, s in zip(ids.tolist(), scores.tolist(), strict=True):
-            gid = int(ix.geonameid[i])
+        gids = ix.geonameid[ids].tolist()
+        pops = ix.population[ids].tolist()
+        for i, s, gid, pop in zip(ids.tolist(), scores.tolist(), gids, pops, strict=True):
             if gid not in best or (best[gid][2] is ix and s > best[gid][0]):
-                best[gid] = (s, int(ix.population[i]), ix, i)
+                best[gid] = (s, pop, ix, i)
     ranked = sorted(best.values(), key=lambda t: (-t[0], -t[1]))[:limit]
-    return [_candidate(ix, i, s) for s, _, ix, i in ranked]
+    return [_candidate(ix, i, s, pop) for s, pop, ix, i in ranked]
 
 
-def _candidate(ix: PlaceIndex, i: int, score: float) -> Candidate:
-    code = ix.admin1[i] or None
+def _candidate(ix: PlaceIndex, i: int, score: float, population: int) -> Candidate:
+    raw = ix.admin1[i]
+    code = raw or None
+    country = str(ix.country[i])
     return Candidate(
         name=ix.name[i],
         lat=float(ix.lat[i]),
         lon=float(ix.lon[i]),
-        country_code=str(ix.country[i]) or None,
-        admin1=ix.admin1_name(i) or code,
+        country_code=country or None,
+        admin1=ix.admin1_names.get(f"{country}.{raw}") or code,
         admin1_code=code,
-        population=int(ix.population[i]),
+        population=population,
         source=ix.source,
         score=round(min(1.0, max(0.0, score)), 4),
     )
