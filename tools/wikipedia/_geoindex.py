@@ -204,6 +204,17 @@ def _scan_chunk(task: tuple[str, int, np.ndarray]) -> tuple[int, list[IdRow], in
     return chunk, rows, articles
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that has imported this module once: a plain fork
+    would copy this process's threads and open archives, and a spawn per worker costs an
+    import of the package (about a second) each. Spawn where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def auto_workers(pending_entries: int) -> int:
     """The default: one worker per CPU, but none for fewer than ENTRIES_PER_WORKER entries."""
     return max(1, min(os.cpu_count() or 1, pending_entries // ENTRIES_PER_WORKER))
@@ -274,9 +285,8 @@ def load_or_build(
             for chunk in pending:
                 finished(chunk, *scan_ids(archive, chunks[chunk]))
         else:
-            # spawn: a fork would copy this process's threads and open archives
             tasks = [(str(zim_path), c, chunks[c]) for c in pending]
-            with multiprocessing.get_context("spawn").Pool(n) as pool:
+            with _context().Pool(n) as pool:
                 for chunk, found, articles in pool.imap_unordered(_scan_chunk, tasks):
                     finished(chunk, found, articles)
         rows = progress.rows()

@@ -52,7 +52,7 @@ def html_in_cluster_order(path: Path, archive: Archive) -> tuple[np.ndarray, np.
         if count != archive.all_entry_count:
             return None
         html = [i for i, t in enumerate(_mime_types(mm, mime_at)) if t.startswith("text/html")]
-        ptrs = np.frombuffer(mm[path_ptr : path_ptr + 8 * count].tobytes(), dtype="<u8")
+        ptrs = mm[path_ptr : path_ptr + 8 * count].view("<u8")  # read in place, not copied
         # the ids of the Python API count from the first user entry (namespace C)
         start = 0
         if archive.has_new_namespace_scheme:
