@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -191,6 +193,22 @@ def test_finished_index_is_reused(tmp_path: Path, zim_path: Path, expected):
     rows, report = load_or_build(zim_path, sidecar, chunk_entries=CHUNK, on_chunk=seen.append)
     assert report.reused and report.rows == 20 and report.chunks_scanned == 0 and not seen
     assert rows == expected and sidecar.stat().st_mtime_ns == stamp
+
+
+def test_a_second_build_waits_for_the_first_and_reuses_it(tmp_path: Path, zim_path: Path):
+    sidecar = tmp_path / "index.json"
+    reports = []
+    with open(tmp_path / "index.json.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a build in another process holds it
+        waiting = threading.Thread(
+            target=lambda: reports.append(build_geo_index(zim_path, sidecar, workers=1))
+        )
+        waiting.start()
+        build_geo_index(zim_path, tmp_path / "other.json", workers=1)
+        (tmp_path / "other.json").rename(sidecar)  # what the other build finishes with
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiting.join()
+    assert reports[0].reused and reports[0].chunks_scanned == 0
 
 
 def test_changed_zim_rebuilds(tmp_path: Path):

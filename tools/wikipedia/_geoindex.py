@@ -23,12 +23,14 @@ order, so the index is the same whatever the number of workers or the scan order
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import sqlite3
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +217,22 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@contextlib.contextmanager
+def _exclusive(sidecar: Path) -> Iterator[None]:
+    """One build of an index at a time across processes (a second waits, then reuses it)."""
+    if sys.platform == "win32":  # no flock; the builds of one process are serialised anyway
+        yield
+        return
+    import fcntl
+
+    with open(sidecar.with_name(f"{sidecar.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def auto_workers(pending_entries: int) -> int:
     """The default: one worker per CPU, but none for fewer than ENTRIES_PER_WORKER entries."""
     return max(1, min(os.cpu_count() or 1, pending_entries // ENTRIES_PER_WORKER))
@@ -254,47 +272,52 @@ def load_or_build(
         report.reused, report.rows = True, len(rows)
         return rows, report
     sidecar.parent.mkdir(parents=True, exist_ok=True)
-    stat = zim_path.stat()
-    identity = {
-        "format": GEO_INDEX_FORMAT,
-        "plan": _PLAN,
-        "key": zim_key(archive),
-        "bytes": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "entries": archive.entry_count,
-        "chunk_entries": chunk_entries,
-    }
-    progress = _Progress(partial_path(sidecar), identity)
-    try:
-        chunks = plan_chunks(zim_path, archive, chunk_entries)
-        done = progress.done()
-        pending = [c for c in range(len(chunks)) if c not in done]
-        report.chunks, report.chunks_resumed = len(chunks), len(chunks) - len(pending)
-        pending_entries = sum(len(chunks[c]) for c in pending)
-        n = auto_workers(pending_entries) if workers is None else max(1, workers)
-        report.workers = n = min(n, len(pending)) or 1
+    with _exclusive(sidecar):
+        rows = read_index(sidecar, archive)  # another process may have built it meanwhile
+        if rows is not None:
+            report.reused, report.rows = True, len(rows)
+            return rows, report
+        stat = zim_path.stat()
+        identity = {
+            "format": GEO_INDEX_FORMAT,
+            "plan": _PLAN,
+            "key": zim_key(archive),
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "entries": archive.entry_count,
+            "chunk_entries": chunk_entries,
+        }
+        progress = _Progress(partial_path(sidecar), identity)
+        try:
+            chunks = plan_chunks(zim_path, archive, chunk_entries)
+            done = progress.done()
+            pending = [c for c in range(len(chunks)) if c not in done]
+            report.chunks, report.chunks_resumed = len(chunks), len(chunks) - len(pending)
+            pending_entries = sum(len(chunks[c]) for c in pending)
+            n = auto_workers(pending_entries) if workers is None else max(1, workers)
+            report.workers = n = min(n, len(pending)) or 1
 
-        def finished(chunk: int, found: list[IdRow], articles: int) -> None:
-            progress.record(chunk, found)
-            report.chunks_scanned += 1
-            report.articles += articles
-            if on_chunk is not None:
-                on_chunk(chunk)
+            def finished(chunk: int, found: list[IdRow], articles: int) -> None:
+                progress.record(chunk, found)
+                report.chunks_scanned += 1
+                report.articles += articles
+                if on_chunk is not None:
+                    on_chunk(chunk)
 
-        if n == 1:
-            for chunk in pending:
-                finished(chunk, *scan_ids(archive, chunks[chunk]))
-        else:
-            tasks = [(str(zim_path), c, chunks[c]) for c in pending]
-            with _context().Pool(n) as pool:
-                for chunk, found, articles in pool.imap_unordered(_scan_chunk, tasks):
-                    finished(chunk, found, articles)
-        rows = progress.rows()
-        _write_index(sidecar, zim_path, archive, rows)
-    except BaseException:
-        progress.db.close()  # keep what was committed for the next try
-        raise
-    progress.remove()
-    report.rows = len(rows)
-    report.seconds = time.perf_counter() - started
-    return rows, report
+            if n == 1:
+                for chunk in pending:
+                    finished(chunk, *scan_ids(archive, chunks[chunk]))
+            else:
+                tasks = [(str(zim_path), c, chunks[c]) for c in pending]
+                with _context().Pool(n) as pool:
+                    for chunk, found, articles in pool.imap_unordered(_scan_chunk, tasks):
+                        finished(chunk, found, articles)
+            rows = progress.rows()
+            _write_index(sidecar, zim_path, archive, rows)
+        except BaseException:
+            progress.db.close()  # keep what was committed for the next try
+            raise
+        progress.remove()
+        report.rows = len(rows)
+        report.seconds = time.perf_counter() - started
+        return rows, report
