@@ -14,7 +14,8 @@ compressed cluster is read once), are cut into chunks of `CHUNK_ENTRIES`, and ea
 finished chunk's rows go in with a `done` mark in one transaction. A killed build
 resumes with the chunks not marked done; the partial file is keyed by the ZIM's
 identity (key, size, mtime, entry count, chunk size), so a changed ZIM starts over.
-Nothing reads the partial file as an index.
+Nothing reads the partial file as an index. A build holds an flock on `<sidecar>.lock`,
+so a second process building the same index waits, then reuses it.
 
 With several workers each process opens the ZIM itself (archives are not picklable)
 and returns a chunk's rows to the one writer here; rows are merged in entry-id (path)
