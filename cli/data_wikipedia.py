@@ -109,7 +109,7 @@ def geo_index_cmd(
     settings = load_settings()
     for path in _zim.candidate_paths(settings):
         zim = _zim.open_zim(path)
-        index, report = _zim.build_geo_index(settings, zim, workers=workers)
+        index, report = _zim.ensure_geo_index(settings, zim, workers=workers)
         where = _zim.geo_index_path(settings, zim)
         typer.echo(f"{path.name}: {len(index.titles)} articles with coordinates -> {where}")
         if report.reused:

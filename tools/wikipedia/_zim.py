@@ -288,7 +288,7 @@ def geo_index(settings: Settings, zim: Zim) -> GeoIndex:
         return _load_index(geo_index_path(settings, zim), zim.path, zim.path.stat().st_mtime_ns)
 
 
-def build_geo_index(
+def ensure_geo_index(
     settings: Settings, zim: Zim, *, workers: int | None = None
 ) -> tuple[GeoIndex, BuildReport]:
     """The coordinate index of a ZIM, built now unless finished before, with the build's
