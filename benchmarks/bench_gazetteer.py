@@ -74,6 +74,20 @@ def geocode_rates(
     took = time.perf_counter() - started
     print(f"exact-name queries/s {len(qs) / took:>26,.0f}   ({hits / len(qs):.1%} answered)")
 
+    # the worst case: names that hundreds of places share ("San Antonio", "Springfield")
+    sizes = np.diff(index.ptr)
+    crowded = np.flatnonzero(sizes >= 100)
+    if len(crowded):
+        names = [index.keys[int(s)] for s in rng.choices(crowded.tolist(), k=min(n_queries, 5000))]
+        started = time.perf_counter()
+        for q in names:
+            search(indexes, q)
+        took = time.perf_counter() - started
+        print(
+            f"queries/s, names of >= 100 places {len(names) / took:>12,.0f}"
+            f"   ({len(crowded):,} such names, mean {sizes[crowded].mean():,.0f} places)"
+        )
+
     picks = [rng.randrange(len(index)) for _ in range(n_fuzzy)]
     bad = [(misspell(index.name[i], rng), i) for i in picks]
     bad = [(q, i) for q, i in bad if all(ix.lookup(normalize(q)) is None for ix in indexes)]

@@ -44,8 +44,8 @@ class PackedStrings(Sequence[str]):
     __slots__ = ("_all", "_buf", "blob", "off")
 
     def __init__(self, blob: np.ndarray, count: int) -> None:
-        self.blob = blob  # uint8
         self._buf = blob.tobytes()
+        self.blob = np.frombuffer(self._buf, dtype=np.uint8)  # a view: one copy in memory
         # off[i] is where string i starts; off[i + 1] - 1 where it ends (the separator)
         off = np.empty(count + 1, dtype=np.int64)
         if count:
@@ -82,6 +82,15 @@ class PackedStrings(Sequence[str]):
         if not 0 <= i < len(self):
             raise IndexError(i)
         return self._buf[int(self.off[i]) : int(self.off[i + 1]) - 1]
+
+    def take(self, slots: np.ndarray) -> list[str]:
+        """The strings at `slots`, in that order."""
+        if self._all is not None:
+            return [self._all[i] for i in slots.tolist()]
+        buf = self._buf
+        starts = self.off[slots].tolist()
+        ends = (self.off[slots + 1] - 1).tolist()
+        return [buf[a:b].decode("utf-8") for a, b in zip(starts, ends, strict=True)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.as_list())
@@ -213,11 +222,11 @@ class PlaceIndex:
         """
         if not key:
             return []
+        keys = self.keys
+        assert isinstance(keys, PackedStrings)  # __post_init__ packs them
         if self._fuzzy is None:
-            keys = self.keys
-            assert isinstance(keys, PackedStrings)
             self._fuzzy = _FuzzyTable.of(keys)
-        return self._fuzzy.extract(self.keys, key, limit, cutoff)
+        return self._fuzzy.extract(keys, key, limit, cutoff)
 
     def admin1_name(self, i: int) -> str | None:
         return self.admin1_names.get(f"{self.country[i]}.{self.admin1[i]}")
@@ -340,66 +349,71 @@ class PlaceIndex:
 
 
 class _FuzzyTable:
-    """The keys grouped by (first character, length), with a letter mask each.
+    """The keys grouped by (first character, length), with a letter-count signature each.
 
-    A key's mask has bit (b & 31) set for each byte b of its UTF-8 form. A query
-    character whose last byte's bit is missing from a key's mask is not in that key, so
-    the key's longest common subsequence with the query is at most the query's length
-    less those characters; keys that cannot reach the ratio cutoff that way are skipped
-    before rapidfuzz sees them. The bound is exact (never drops a match), and the keys
-    left keep their slot order, so rapidfuzz's ties come out as they did without it.
+    A character counts in class (last byte of its UTF-8 form & 31); a key's signature holds
+    how many of its bytes fall in each of the 32 classes, 2 bits each (3 meaning "3 or
+    more"). The longest common subsequence of query and key is at most the sum over the
+    query's classes of min(query count, key count), so keys whose bound cannot reach the
+    ratio cutoff are skipped before rapidfuzz sees them. The bound is exact (it never
+    drops a match), and the keys left keep their slot order, so rapidfuzz's ties come out
+    as they did without it.
     """
 
     def __init__(
-        self, order: np.ndarray, masks: np.ndarray, groups: dict[tuple[int, int], tuple[int, int]]
+        self, order: np.ndarray, sigs: np.ndarray, groups: dict[tuple[int, int], tuple[int, int]]
     ):
         self.order = order  # slots grouped by (first character, length), slot order inside
-        self.masks = masks  # uint32 mask of each slot in `order`
+        self.sigs = sigs  # uint64 signature of each slot in `order`
         self.groups = groups  # (first character's code point, length) -> order[lo:hi]
 
     @classmethod
     def of(cls, keys: PackedStrings) -> _FuzzyTable:
         n = len(keys)
         if not n:
-            return cls(np.zeros(0, np.int64), np.zeros(0, np.uint32), {})
-        blob = keys.blob
-        starts = keys.off[:-1]
-        # characters per key: bytes that are not UTF-8 continuation bytes, less the separator
-        lead = ((blob & 0xC0) != 0x80).astype(np.int32)
-        lengths = np.add.reduceat(lead, starts) if len(blob) else np.zeros(n, np.int32)
-        lengths[:-1] -= 1
-        del lead
-        first = _first_code_points(keys)
-        masks = np.empty(n, dtype=np.uint32)
-        step = 1 << 20
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.uint64), {})
+        lengths = np.zeros(n, dtype=np.int64)
+        sigs = np.zeros(n, dtype=np.uint64)
+        step = 1 << 15  # keys per chunk: the counts fit in the CPU cache
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             a, b = int(keys.off[lo]), int(keys.off[hi]) - 1
-            bits = np.left_shift(np.uint32(1), (blob[a:b] & 31).astype(np.uint32))
-            masks[lo:hi] = np.bitwise_or.reduceat(bits, keys.off[lo:hi] - a) if b > a else 0
-        group = first * 65536 + np.minimum(lengths, 65535)
+            seg = keys.blob[a:b]
+            starts = keys.off[lo:hi] - a
+            kid = np.repeat(np.arange(hi - lo, dtype=np.int32), np.diff(np.append(starts, b - a)))
+            real = seg != _SEP_BYTE
+            # characters: bytes that are not UTF-8 continuation bytes (nor separators)
+            chars = np.concatenate(([0], np.cumsum(real & ((seg & 0xC0) != 0x80))))
+            lengths[lo:hi] = np.diff(chars[np.append(starts, b - a)])
+            cls_of = kid[real] * 32 + (seg[real] & 31)
+            counts = np.bincount(cls_of, minlength=(hi - lo) * 32)
+            c2 = np.minimum(counts, 3).astype(np.uint8).reshape(-1, 32)
+            # 2 bits a class, class c at bits 2c (low) and 2c + 1 (high): one uint64
+            bits = np.stack((c2 & 1, c2 >> 1), axis=2).reshape(-1, 64)
+            sigs[lo:hi] = np.packbits(bits, axis=1, bitorder="little").view("<u8").ravel()
+        group = _first_code_points(keys) * 65536 + np.minimum(lengths, 65535)
         order = np.argsort(group, kind="stable")
         group = group[order]
         edges = np.flatnonzero(np.diff(group)) + 1
-        los = np.concatenate(([0], edges)).tolist()
-        his = np.concatenate((edges, [n])).tolist()
+        los = np.concatenate(([0], edges)).astype(np.int64).tolist()
+        his = np.concatenate((edges, [n])).astype(np.int64).tolist()
         groups = {
             (g >> 16, g & 65535): (lo, hi)
             for g, lo, hi in zip(group[los].tolist(), los, his, strict=True)
         }
-        return cls(order, masks[order], groups)
+        return cls(order, sigs[order], groups)
 
     def extract(
-        self, keys: Sequence[str], key: str, limit: int, cutoff: float
+        self, keys: PackedStrings, key: str, limit: int, cutoff: float
     ) -> list[tuple[str, float]]:
         a = len(key)
         c = cutoff / 100.0
         shortest = math.ceil(a * c / (2 - c))
         longest = math.floor(a * (2 - c) / c)
-        weight: dict[int, int] = {}  # mask bit -> how many query characters map to it
+        weight: dict[int, int] = {}  # class -> how many query characters fall in it
         for ch in key:
-            bit = ch.encode("utf-8")[-1] & 31
-            weight[bit] = weight.get(bit, 0) + 1
+            cls_ = ch.encode("utf-8")[-1] & 31
+            weight[cls_] = weight.get(cls_, 0) + 1
         found: list[tuple[str, float]] = []
         for length in range(shortest, longest + 1):
             span = self.groups.get((ord(key[0]), length))
@@ -408,30 +422,43 @@ class _FuzzyTable:
             lo, hi = span
             # ratio = 200 LCS / (a + b) >= cutoff needs LCS >= this (a hair below: float)
             need = math.ceil(cutoff * (a + length) / 200.0 - 1e-6)
-            allowed = a - need  # query characters that may be absent from the key
-            if allowed < 0 or need > length:
+            if need > min(a, length):
                 continue
-            masks = self.masks[lo:hi]
-            missing = np.zeros(hi - lo, dtype=np.int32)
-            for bit, w in weight.items():
-                missing += w * ((masks & np.uint32(1 << bit)) == 0)
-            slots = self.order[lo:hi][missing <= allowed].tolist()
-            if not slots:
+            # a - (the LCS bound): query characters no copy of which the key can hold
+            sigs = self.sigs[lo:hi]
+            deficit = np.zeros(hi - lo, dtype=np.int16)
+            for cls_, w in weight.items():
+                have = ((sigs >> np.uint64(2 * cls_)) & np.uint64(3)).astype(np.intp)
+                deficit += _DEFICIT[min(w, len(_DEFICIT) - 1)][have]
+            slots = self.order[lo:hi][deficit <= a - need]
+            if not len(slots):
                 continue
-            choices = [keys[s] for s in slots]
             hits = process.extract(
-                key, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=limit
+                key, keys.take(slots), scorer=fuzz.ratio, score_cutoff=cutoff, limit=limit
             )
             found.extend((k, score) for k, score, _ in hits)
         found.sort(key=lambda t: -t[1])
         return found[:limit]
 
 
+# _DEFICIT[w][have]: of w query characters in a class, how many a key with `have` (0, 1,
+# 2, or 3 meaning 3 or more) bytes in that class cannot match. Rows past 64 never matter
+# (keys are short), and the last row stands for all larger w.
+_DEFICIT = np.array(
+    [[max(w - h, 0) if h < 3 else 0 for h in range(4)] for w in range(64)], dtype=np.int16
+)
+
+
 def _first_code_points(keys: PackedStrings) -> np.ndarray:
     """The code point of each key's first character, straight from the UTF-8 bytes."""
-    blob = np.concatenate((keys.blob, np.zeros(4, np.uint8))).astype(np.int64)
     at = keys.off[:-1]
-    b0, b1, b2, b3 = blob[at], blob[at + 1] & 63, blob[at + 2] & 63, blob[at + 3] & 63
+    if not len(keys.blob):
+        return np.zeros(len(at), dtype=np.int64)
+
+    def byte(k: int) -> np.ndarray:
+        return np.take(keys.blob, at + k, mode="clip").astype(np.int64)
+
+    b0, b1, b2, b3 = byte(0), byte(1) & 63, byte(2) & 63, byte(3) & 63
     return np.select(
         [b0 < 0x80, b0 < 0xE0, b0 < 0xF0],
         [b0, ((b0 & 31) << 6) | b1, ((b0 & 15) << 12) | (b1 << 6) | b2],
