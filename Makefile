@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv vllm-venv browser ocr-apt demo demo-replay test lint typecheck typecheck-baseline bench clean
+.PHONY: venv vllm-venv browser ocr-apt native demo demo-replay test lint typecheck typecheck-baseline bench clean
 
 venv: $(STAMP)
 
@@ -95,7 +95,23 @@ ocr-apt:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $(OCR_APT); }
 	@tesseract --version 2>/dev/null | head -1
 
-test: lint vllm-venv browser ocr-apt
+# The C++ reader of `gre data osm import` (tools/osm/native/osm_import.cpp): libosmium and
+# SQLite from Debian. Without it the import falls back to the (slower) pyosmium reader.
+NATIVE_SRC := tools/osm/native/osm_import.cpp
+NATIVE_BIN := tools/osm/native/gre-osm-import
+NATIVE_APT ?= g++ libosmium2-dev libprotozero-dev libsqlite3-dev zlib1g-dev libbz2-dev \
+	libexpat1-dev liblz4-dev
+
+native: $(NATIVE_BIN)
+
+$(NATIVE_BIN): $(NATIVE_SRC)
+	@dpkg -s $(NATIVE_APT) >/dev/null 2>&1 || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $(NATIVE_APT); }
+	g++ -O2 -std=c++17 -Wall -o $@ $< -lsqlite3 -lz -lbz2 -lexpat -llz4 -pthread
+
+test: lint vllm-venv browser ocr-apt native
 	$(PY) -m pytest
 
 bench: venv

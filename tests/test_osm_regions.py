@@ -128,7 +128,8 @@ def test_reimport_replaces_a_region_and_a_failed_one_keeps_the_old(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C half way
 
-    monkeypatch.setattr(index_mod, "read_pbf", broken)
+    monkeypatch.setattr(index_mod, "read_pbf", broken)  # either reader
+    monkeypatch.setattr(index_mod._native, "run", broken)
     alpha = regions_dir(db) / "alpha.sqlite"
     before = alpha.read_bytes()
     with pytest.raises(KeyboardInterrupt):

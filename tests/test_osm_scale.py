@@ -45,7 +45,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     con = sqlite3.connect(db)
-    tables = {"features": "id", "features_rtree": "id", "tags": "fid, key",
+    tables = {"features": "id", "boxes": "cell, id", "tags": "key, value, fid",
               "names": "fid, norm", "way_nodes": "way_fid, seq"}  # fmt: skip
     return {t: con.execute(f"SELECT * FROM {t} ORDER BY {o}").fetchall() for t, o in tables.items()}
 

@@ -1,20 +1,25 @@
 """The offline OSM index: any .osm.pbf imported into one SQLite file.
 
 Tables
-    features        one row per kept node/way/relation: representative point, name, tags
-    features_rtree  R*Tree of each feature's bounding box (a point for nodes)
-    tags            (feature, key, value), for tag filters in SQL
+    features        one row per kept node/way/relation: representative point, name, tags,
+                    geometry, bounding box
+    boxes           the spatial index: each bounding box filed under one grid cell
+                    (`cell_of`), clustered by cell; a search box becomes cell ranges
+    tags            (key, value, feature), clustered by tag, for tag filters in SQL
     names           every name-like value of a feature, normalised (no case, no accents)
-    names_fts       FTS5 trigram index over names.norm: indexed substring search
+    names_fts       FTS5 trigram index over the distinct names: indexed substring search
     way_nodes       the node lists of named streets; two streets cross where they share one
     tag_counts      how many features carry each key (and each frequent key=value)
 
-SQLite was chosen over DuckDB by measurement (benchmarks/bench_osm.py prints both).
+SQLite was chosen over DuckDB by measurement (benchmarks/bench_osm.py prints both). The
+grid of `boxes` replaced an R*Tree: its inserts (about 10 us each) were most of a large
+import, while sorted cell keys append at a fraction of that (benchmarks/bench_osm_scale.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -34,6 +39,7 @@ import osmium.filter
 import osmium.geom
 
 from gre_agent.core.errors import ErrorKind, ToolFailure
+from gre_agent.tools.osm import _native
 from gre_agent.tools.osm._geo import (
     bbox_distance_m,
     distance_m,
@@ -44,7 +50,7 @@ from gre_agent.tools.osm._models import Feature
 from gre_agent.tools.osm._text import name_rank, normalize
 from gre_agent.tools.osm.query import NAME_KEYS
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 IMPORT_HINT = "run: gre data osm import FILE.osm.pbf (or: gre data osm import --sample helsinki)"
 
 # Tags that say nothing about what a feature is; an object with only these is skipped.
@@ -67,23 +73,32 @@ CREATE TABLE features(
     lon REAL NOT NULL,
     name TEXT,
     tags TEXT NOT NULL,
-    geom BLOB
+    geom BLOB,
+    min_lat REAL NOT NULL, max_lat REAL NOT NULL, min_lon REAL NOT NULL, max_lon REAL NOT NULL
 );
-CREATE VIRTUAL TABLE features_rtree USING rtree(id, min_lat, max_lat, min_lon, max_lon);
-CREATE TABLE tags(fid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-                  PRIMARY KEY (fid, key)) WITHOUT ROWID;
+CREATE TABLE boxes(cell INTEGER NOT NULL, id INTEGER NOT NULL,
+                   min_lat REAL NOT NULL, max_lat REAL NOT NULL,
+                   min_lon REAL NOT NULL, max_lon REAL NOT NULL,
+                   PRIMARY KEY (cell, id)) WITHOUT ROWID;
+CREATE TABLE tags(key TEXT NOT NULL, value TEXT NOT NULL, fid INTEGER NOT NULL,
+                  PRIMARY KEY (key, value, fid)) WITHOUT ROWID;
 CREATE TABLE names(fid INTEGER NOT NULL, norm TEXT NOT NULL);
-CREATE VIRTUAL TABLE names_fts USING fts5(norm, content='names', tokenize='trigram');
+CREATE VIRTUAL TABLE names_fts USING fts5(norm, tokenize='trigram');
 CREATE TABLE way_nodes(way_fid INTEGER NOT NULL, seq INTEGER NOT NULL, node_id INTEGER NOT NULL,
                        lat REAL NOT NULL, lon REAL NOT NULL,
                        PRIMARY KEY (way_fid, seq)) WITHOUT ROWID;
 """
 
+# The Python reader's boxes and tags, made in SQL (the native reader writes them sorted).
+PYTHON_TABLES = """
+INSERT INTO boxes SELECT cell_of(min_lat, min_lon, max_lat, max_lon), id,
+    min_lat, max_lat, min_lon, max_lon FROM features ORDER BY 1, 2;
+INSERT INTO tags SELECT j.key, j.value, f.id FROM features f, json_each(f.tags) j
+    ORDER BY 1, 2, 3;
+"""
+
 INDEXES = """
--- Every tag of every feature, unpacked in SQL rather than row by row in Python.
-INSERT INTO tags SELECT f.id, j.key, j.value FROM features f, json_each(f.tags) j;
 CREATE UNIQUE INDEX features_osm ON features(osm_type, osm_id);
-CREATE INDEX tags_kv ON tags(key, value);
 CREATE INDEX names_norm ON names(norm);
 CREATE INDEX way_nodes_node ON way_nodes(node_id);
 -- How common each key (value NULL) and each frequent key=value is, to plan queries.
@@ -92,9 +107,47 @@ INSERT INTO tag_counts SELECT key, NULL, count(*) FROM tags GROUP BY key;
 INSERT INTO tag_counts SELECT key, value, count(*) FROM tags GROUP BY key, value
     HAVING count(*) >= 100;
 CREATE INDEX tag_counts_kv ON tag_counts(key, value);
-INSERT INTO names_fts(names_fts) VALUES ('rebuild');
+-- Each distinct name once: a street's name is on every way of it.
+INSERT INTO names_fts(norm) SELECT DISTINCT norm FROM names;
+PRAGMA analysis_limit=1000;
 ANALYZE;
 """
+
+# -- the grid of `boxes` -------------------------------------------------------------
+# Level L cuts the globe into cells of 360 / 2**L degrees. A box is filed under the finest
+# level whose cells are at least as large as it, in the cell of its south-west corner;
+# it then lies in that cell and the three beside it to the north and east. The C++
+# reader (native/osm_import.cpp) computes the same key.
+MAX_LEVEL = 16
+_LAST = (1 << 20) - 1
+_ROW_RANGES = 16  # more rows than this at one level: one range over all of them
+
+
+def _grid(value: float, size: float) -> int:
+    return min(max(math.floor(value / size), 0), _LAST)
+
+
+def cell_of(south: float, west: float, north: float, east: float) -> int:
+    level, size = MAX_LEVEL, 360.0 / (1 << MAX_LEVEL)
+    while level > 0 and (north - south > size or east - west > size):
+        level, size = level - 1, size * 2
+    return (level << 40) | (_grid(south + 90.0, size) << 20) | _grid(west + 180.0, size)
+
+
+def cell_ranges(box: Box) -> list[tuple[int, int]]:
+    """The (first, last) cell keys whose boxes may meet `box`, over every level."""
+    south, west, north, east = box
+    ranges = []
+    for level in range(MAX_LEVEL + 1):
+        size = 360.0 / (1 << level)
+        r0, r1 = max(_grid(south + 90.0, size) - 1, 0), _grid(north + 90.0, size)
+        c0, c1 = max(_grid(west + 180.0, size) - 1, 0), _grid(east + 180.0, size)
+        top = level << 40
+        if r1 - r0 >= _ROW_RANGES:
+            ranges.append((top | r0 << 20 | c0, top | r1 << 20 | c1))
+        else:
+            ranges += [(top | r << 20 | c0, top | r << 20 | c1) for r in range(r0, r1 + 1)]
+    return ranges
 
 
 def _interesting(tags: Mapping[str, str]) -> bool:
@@ -105,8 +158,17 @@ def _names(tags: Mapping[str, str]) -> set[str]:
     found: set[str] = set()
     for key, value in tags.items():
         if "name" in key and NAME_KEY.match(key):  # the substring test skips most keys fast
-            found.update(n for part in value.split(";") if (n := _normalize(part)))
+            found.update(_value_names(value))
     return found
+
+
+def _value_names(value: str) -> set[str]:
+    """The normalised names in one tag value ("A;B" holds two)."""
+    return {n for part in value.split(";") if (n := _normalize(part))}
+
+
+def _is_name_key(key: str) -> bool:
+    return NAME_KEY.match(key) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -121,6 +183,8 @@ class ImportStats:
     relations: int = 0
     street_ways: int = 0
     seconds: float = 0.0
+    seen: int = 0  # input objects read (known to the native reader only)
+    engine: str = "python"
 
 
 # Above this file size node locations go to a file next to the index, not to memory.
@@ -131,8 +195,9 @@ class _Writer:
     """Buffers rows and hands full batches to a writer thread (one transaction in all).
 
     sqlite3 releases the GIL while it steps, so parsing and writing overlap on two cores.
-    The tags table is not written from here: it is built from features.tags in SQL after
-    the load (see INDEXES), unless `tag_rows` is set (benchmarks that want the rows).
+    The boxes and tags tables are not written from here: they are built from features in
+    SQL after the load (PYTHON_TABLES), unless `tag_rows` is set (benchmarks that want
+    the tag rows).
     """
 
     BATCH = 20_000
@@ -142,7 +207,7 @@ class _Writer:
         self.db = db
         self.next_id = 1
         self.rows: dict[str, list[tuple[Any, ...]]] = {
-            "features": [], "features_rtree": [], "tags": [], "names": [], "way_nodes": [],
+            "features": [], "tags": [], "names": [], "way_nodes": [],
         }  # fmt: skip
         self._queue: queue.Queue[tuple[str, list[tuple[Any, ...]]] | None] = queue.Queue(8)
         self._error: BaseException | None = None
@@ -202,31 +267,36 @@ class _Writer:
     ) -> int:
         fid = self.next_id
         self.next_id += 1
-        self.add(
-            "features",
-            (fid, osm_type, osm_id, point[0], point[1], tags.get("name"), _dumps(tags), geom),
-        )
         south, west, north, east = box
-        self.add("features_rtree", (fid, south, north, west, east))
+        name = tags.get("name")
+        row = (fid, osm_type, osm_id, *point, name, _dumps(tags), geom, south, north, west, east)
+        self.add("features", row)
         if self.tag_rows:
             for key, value in tags.items():
-                self.add("tags", (fid, key, value))
+                self.add("tags", (key, value, fid))
         for norm in _names(tags):
             self.add("names", (fid, norm))
         return fid
 
 
 def import_pbf(
-    pbf: Path, db_path: Path, progress: bool = False, locations: str | None = None
+    pbf: Path,
+    db_path: Path,
+    progress: bool = False,
+    locations: str | None = None,
+    engine: str = "auto",
 ) -> ImportStats:
     """Build the index for `pbf` at `db_path` (written aside, then moved into place).
 
     A killed or failed import leaves the old index as it was: the new one is written to a
-    temporary file that replaces it only when complete. `locations` is pyosmium's node
-    location store ("flex_mem", "sparse_file_array", ...); by default memory for small
-    files and a file beside the index for large ones, to bound memory.
+    temporary file that replaces it only when complete. `locations` is the node location
+    store ("flex_mem", "sparse_file_array", ...); by default memory for small files and a
+    file beside the index for large ones, to bound memory. `engine` picks the reader:
+    "native" (the C++ program, `make native`), "python" (pyosmium), or "auto" (native
+    when built).
     """
     started = time.perf_counter()
+    binary = _native.choose(engine)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
     nodes_file = db_path.with_name(f".{db_path.name}.{os.getpid()}.nodes")
@@ -240,15 +310,16 @@ def import_pbf(
     stats = ImportStats()
     try:
         db.executescript(PRAGMAS + SCHEMA)
-        out = _Writer(db)
-        out.start()
-        try:
-            with _progress(progress, stats) as tick:
-                read_pbf(pbf, out, stats, locations=locations, tick=tick)
-        finally:
-            out.close()
+        with _progress(progress, stats) as tick:
+            if binary is None:
+                _read_python(pbf, db, stats, locations, tick)
+                extent = _extent(db)
+            else:
+                db.executescript(_native.RAW_NAMES)
+                db.close()  # the program writes the rows; its lock must be free
+                db, extent = _read_native(binary, pbf, tmp, stats, locations, tick)
         meta = {"schema": SCHEMA_VERSION, "source": str(pbf), "imported_at": time.time()}
-        meta.update(zip(("south", "west", "north", "east"), _extent(db), strict=True))
+        meta.update(zip(("south", "west", "north", "east"), extent, strict=True))
         meta.update(nodes=stats.nodes, ways=stats.ways, relations=stats.relations)
         db.executescript(INDEXES)
         db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
@@ -265,6 +336,40 @@ def import_pbf(
     return stats
 
 
+def _read_python(
+    pbf: Path, db: sqlite3.Connection, stats: ImportStats, locations: str, tick: Callable[[], None]
+) -> None:
+    out = _Writer(db)
+    out.start()
+    try:
+        read_pbf(pbf, out, stats, locations=locations, tick=tick)
+    finally:
+        out.close()
+    db.create_function("cell_of", 4, cell_of, deterministic=True)
+    db.executescript(PYTHON_TABLES)
+
+
+def _read_native(
+    binary: Path, pbf: Path, tmp: Path, stats: ImportStats, locations: str, tick: Callable[[], None]
+) -> tuple[sqlite3.Connection, Box]:
+    """The C++ reader's rows, then the names; the database opened again, and the extent."""
+    stats.engine = "native"
+
+    def on_progress(seen: int, kept: int) -> None:
+        stats.seen, stats.nodes = seen, kept  # nodes holds "kept" until the final counts
+        tick()
+
+    rules = (sorted(BORING_KEYS), BORING_PREFIXES, sorted(SKIPPED_RELATIONS))
+    counts = _native.run(binary, pbf, tmp, locations, rules, on_progress)
+    stats.seen = counts.seen
+    stats.nodes, stats.ways, stats.relations = counts.nodes, counts.ways, counts.relations
+    db = sqlite3.connect(tmp, check_same_thread=False)
+    db.executescript(PRAGMAS)
+    _native.names_from_raw(db, _is_name_key, _value_names)
+    stats.street_ways = db.execute("SELECT count(DISTINCT way_fid) FROM way_nodes").fetchone()[0]
+    return db, counts.extent
+
+
 PRAGMAS = """
 PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;
 PRAGMA cache_size=-262144; PRAGMA threads=2; PRAGMA locking_mode=EXCLUSIVE;
@@ -273,7 +378,7 @@ PRAGMA cache_size=-262144; PRAGMA threads=2; PRAGMA locking_mode=EXCLUSIVE;
 
 def _extent(db: sqlite3.Connection) -> tuple[float, float, float, float]:
     row = db.execute(
-        "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon) FROM features_rtree"
+        "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon) FROM features"
     ).fetchone()
     return (row[0], row[1], row[2], row[3]) if row[0] is not None else (0.0, 0.0, 0.0, 0.0)
 
@@ -288,15 +393,19 @@ def _progress(show: bool, stats: ImportStats) -> Iterator[Callable[[], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-               TextColumn("{task.completed:,.0f} objects kept, {task.fields[rate]}"))  # fmt: skip
+               TextColumn("{task.completed:,.0f} objects {task.fields[rate]}"))  # fmt: skip
     started = time.perf_counter()
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task("importing", total=None, rate="")
 
         def tick() -> None:
             kept = stats.nodes + stats.ways + stats.relations
-            rate = kept / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=kept, rate=f"{rate:,.0f}/s")
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            if stats.seen:  # the native reader counts what it reads, not only what it keeps
+                note = f"kept, {stats.seen:,} read ({stats.seen / elapsed:,.0f}/s)"
+            else:
+                note = f"kept ({kept / elapsed:,.0f}/s)"
+            bar.update(task, completed=kept, rate=note)
 
         yield tick
         tick()
@@ -510,13 +619,28 @@ class _Candidate:
     box: Box
 
 
-def _tag_term(key: str, value: str | None, fid: str = "r.id") -> tuple[str, list[Any]]:
+def _tag_term(key: str, value: str | None) -> tuple[str, list[Any]]:
+    """A feature `f` has the tag: a seek in `tags` for key=value, its JSON for a key."""
     if value is None:
-        return f"EXISTS (SELECT 1 FROM tags t WHERE t.fid = {fid} AND t.key = ?)", [key]
-    return (
-        f"EXISTS (SELECT 1 FROM tags t WHERE t.fid = {fid} AND t.key = ? AND t.value = ?)",
-        [key, value],
+        return "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE key = ?)", [key]
+    return "EXISTS (SELECT 1 FROM tags t WHERE t.key = ? AND t.value = ? AND t.fid = f.id)", [
+        key,
+        value,
+    ]
+
+
+def _box_sql(box: Box, columns: str) -> tuple[str, list[Any]]:
+    """SELECT `columns` of the features whose box meets `box` (as b and f), by grid cell."""
+    south, west, north, east = box
+    ranges = cell_ranges(box)
+    values = ", ".join(["(?, ?)"] * len(ranges))
+    sql = (
+        f"WITH q(lo, hi) AS (VALUES {values}) SELECT {columns}"
+        " FROM q CROSS JOIN boxes b ON b.cell BETWEEN q.lo AND q.hi"
+        " CROSS JOIN features f ON f.id = b.id"
+        " WHERE b.min_lat <= ? AND b.max_lat >= ? AND b.min_lon <= ? AND b.max_lon >= ?"
     )
+    return sql, [*(k for r in ranges for k in r), north, south, east, west]
 
 
 def _name_sql(name: str) -> tuple[str, list[Any]]:
@@ -525,8 +649,8 @@ def _name_sql(name: str) -> tuple[str, list[Any]]:
     if len(norm) >= 3:
         phrase = '"' + norm.replace('"', '""') + '"'
         return (
-            "SELECT n.fid FROM names_fts JOIN names n ON n.rowid = names_fts.rowid"
-            " WHERE names_fts MATCH ?",
+            "SELECT fid FROM names WHERE norm IN"
+            " (SELECT norm FROM names_fts WHERE names_fts MATCH ?)",
             [phrase],
         )
     return "SELECT fid FROM names WHERE instr(norm, ?) > 0", [norm]
@@ -567,10 +691,9 @@ class OsmIndex:
             if all(k in m for k in ("south", "west", "north", "east")):
                 self._extent = (float(m["south"]), float(m["west"]), float(m["north"]),
                                 float(m["east"]))  # fmt: skip
-            else:  # imported before the extent was recorded
+            else:  # a database written by hand, without its extent
                 row = self._rows(
-                    "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon)"
-                    " FROM features_rtree",
+                    "SELECT min(min_lat), min(min_lon), max(max_lat), max(max_lon) FROM features",
                     [],
                 )[0]
                 self._extent = WORLD if row[0] is None else (row[0], row[1], row[2], row[3])
@@ -594,12 +717,8 @@ class OsmIndex:
 
     def _in_box_at_least(self, box: Box, n: int) -> bool:
         """Whether the box holds more than `n` features (costs at most n steps)."""
-        south, west, north, east = box
-        found = self._rows(
-            "SELECT count(*) FROM (SELECT 1 FROM features_rtree WHERE min_lat <= ?"
-            " AND max_lat >= ? AND min_lon <= ? AND max_lon >= ? LIMIT ?)",
-            [north, south, east, west, n + 1],
-        )[0][0]
+        sql, params = _box_sql(box, "1")
+        found = self._rows(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, n + 1])[0][0]
         return found > n
 
     def _candidates(
@@ -608,32 +727,43 @@ class OsmIndex:
         """Features whose bounding box meets `box` and that match the tags and name.
 
         The most selective filter leads: a name's ids, a rare tag's ids (when the box
-        holds more features than carry the tag), or else the R*Tree box.
+        holds more features than carry the tag), or else the grid cells of the box.
         """
-        south, west, north, east = box
-        terms = ["r.min_lat <= ? AND r.max_lat >= ? AND r.min_lon <= ? AND r.max_lon >= ?"]
-        params: list[Any] = [north, south, east, west]
         rest = dict(tags)
+        lead: tuple[str, list[Any]] | None = None
         if name:
             name_sql, name_params = _name_sql(name)
-            terms.append(f"r.id IN ({name_sql})")
-            params += name_params
+            lead = f"f.id IN ({name_sql})", name_params
         elif tags:
             count, key, value = min((self._tag_count(k, v), k, v) for k, v in tags.items())
             if self._in_box_at_least(box, count):
                 rest.pop(key)
                 value_sql = "" if value is None else " AND value = ?"
-                terms.append(f"r.id IN (SELECT fid FROM tags WHERE key = ?{value_sql})")
-                params += [key] if value is None else [key, value]
+                lead = (
+                    f"f.id IN (SELECT fid FROM tags WHERE key = ?{value_sql})",
+                    ([key] if value is None else [key, value]),
+                )
+        columns = (
+            "f.id, f.osm_type, f.lat, f.lon, {0}.min_lat, {0}.min_lon, {0}.max_lat, {0}.max_lon"
+        )
+        if lead is None:
+            sql, params = _box_sql(box, columns.format("b"))
+            terms: list[str] = []
+        else:
+            south, west, north, east = box
+            sql = f"SELECT {columns.format('f')} FROM features f"
+            terms = [
+                lead[0],
+                "f.min_lat <= ? AND f.max_lat >= ? AND f.min_lon <= ? AND f.max_lon >= ?",
+            ]
+            params = [*lead[1], north, south, east, west]
         for key, value in rest.items():
             term, term_params = _tag_term(key, value)
             terms.append(term)
             params += term_params
-        rows = self._rows(
-            "SELECT r.id, f.osm_type, f.lat, f.lon, r.min_lat, r.min_lon, r.max_lat, r.max_lon"
-            " FROM features_rtree r JOIN features f ON f.id = r.id WHERE " + " AND ".join(terms),
-            params,
-        )
+        if terms:
+            sql += (" AND " if lead is None else " WHERE ") + " AND ".join(terms)
+        rows = self._rows(sql, params)
         return [_Candidate(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7])) for r in rows]
 
     def _reaches(self, c: _Candidate, lat: float, lon: float, radius_m: float, d: float) -> bool:
@@ -775,13 +905,13 @@ class OsmIndex:
         every addr:* tag, so the house number's index finds them without a new table."""
         variants = housenumber_variants(housenumber)
         rows = self._rows(
-            "SELECT h.fid, s.value FROM tags h JOIN tags s ON s.fid = h.fid"
-            " AND s.key = 'addr:street' WHERE h.key = 'addr:housenumber'"
+            "SELECT h.fid, json_extract(f.tags, '$.\"addr:street\"') FROM tags h"
+            " JOIN features f ON f.id = h.fid WHERE h.key = 'addr:housenumber'"
             f" AND h.value IN ({','.join('?' * len(variants))})",
             variants,
         )
         wanted = normalize(street)
-        ids = [fid for fid, value in rows if normalize(value) == wanted]
+        ids = [fid for fid, value in rows if value is not None and normalize(value) == wanted]
         found = self._features([(None, fid) for fid in ids])
         if around is None:
             return found[:limit]
