@@ -43,6 +43,14 @@ def import_cmd(
         str | None,
         typer.Option("--region", help="Import as this region, next to the other regions."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Reader: native (C++, built by `make native`), python (pyosmium), "
+            "or auto (native when built).",
+        ),
+    ] = "auto",
 ) -> None:
     """Import .osm.pbf extracts into the local index the offline OSM tools read.
 
@@ -79,12 +87,19 @@ def import_cmd(
     if len(set(targets)) < len(targets):
         err.print("[red]error:[/] two extracts would make the same region; import them apart")
         raise typer.Exit(2)
+    from gre_agent.core.errors import ConfigError
+
     for pbf, target in zip(sources, targets, strict=True):
-        stats = import_pbf(pbf, target, progress=err.is_terminal)
+        try:
+            stats = import_pbf(pbf, target, progress=err.is_terminal, engine=engine)
+        except ConfigError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
+        read = f", {stats.seen / stats.seconds:,.0f} objects/s read" if stats.seen else ""
         err.print(
             f"imported {pbf.name}: {stats.nodes} nodes, {stats.ways} ways "
             f"({stats.street_ways} named streets), {stats.relations} relations "
-            f"in {stats.seconds:.1f} s"
+            f"in {stats.seconds:.1f} s ({stats.engine} reader{read})"
         )
         typer.echo(str(target))
 

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from gre_agent.cli.data_osm import sample_path
+from gre_agent.cli.main import app
 from gre_agent.core.errors import ConfigError
 from gre_agent.tools.osm import _index as index_mod
 from gre_agent.tools.osm import _native
@@ -180,3 +182,20 @@ def test_cells_are_fine_for_small_boxes_and_ranges_stay_few() -> None:
     assert len(near) < 60
     assert len(cell_ranges((-90.0, -180.0, 90.0, 180.0))) <= 2 * 17
     assert math.isclose(360.0 / (1 << 16), 0.0054931640625)
+
+
+@needs_native
+def test_the_cli_says_which_reader_ran_and_rejects_an_unknown_one(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "osm.sqlite")
+    fast = runner.invoke(app, ["data", "osm", "import", "--sample", "helsinki", "--db", db])
+    assert fast.exit_code == 0, fast.output
+    assert "(native reader, " in fast.output and "objects/s read)" in fast.output
+    slow = runner.invoke(
+        app, ["data", "osm", "import", "--sample", "helsinki", "--db", db, "--engine", "python"]
+    )
+    assert slow.exit_code == 0 and "(python reader)" in slow.output
+    bad = runner.invoke(
+        app, ["data", "osm", "import", "--sample", "helsinki", "--db", db, "--engine", "fast"]
+    )
+    assert bad.exit_code == 1 and "unknown import engine 'fast'" in bad.output
