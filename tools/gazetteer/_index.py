@@ -41,7 +41,7 @@ class PackedStrings(Sequence[str]):
     One string decodes on access; iterating decodes them all once and keeps the list.
     """
 
-    __slots__ = ("_all", "_buf", "blob", "off")
+    __slots__ = ("_all", "_buf", "_offv", "blob", "off")
 
     def __init__(self, blob: np.ndarray, count: int) -> None:
         self._buf = blob.tobytes()
@@ -53,6 +53,7 @@ class PackedStrings(Sequence[str]):
             off[1:count] = np.flatnonzero(blob == _SEP_BYTE) + 1
         off[count] = len(blob) + 1
         self.off = off
+        self._offv = off.data  # a memoryview: Python ints on indexing, without numpy's overhead
         self._all: list[str] | None = None
 
     @classmethod
@@ -79,9 +80,10 @@ class PackedStrings(Sequence[str]):
     def bytes_at(self, i: int) -> bytes:
         if i < 0:
             i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._buf[int(self.off[i]) : int(self.off[i + 1]) - 1]
+            if i < 0:
+                raise IndexError(i)
+        off = self._offv
+        return self._buf[off[i] : off[i + 1] - 1]  # off[len + 1] raises IndexError
 
     def take(self, slots: np.ndarray) -> list[str]:
         """The strings at `slots`, in that order."""
@@ -105,23 +107,58 @@ def key_hash(key_utf8: bytes) -> int:
     return zlib.crc32(key_utf8)
 
 
-@dataclass(frozen=True)
 class KeyTable:
-    """Key slots ordered by the CRC-32 of their UTF-8 bytes (equal hashes: slot order)."""
+    """Key slots in an open-addressing hash table (linear probing; -1 is an empty cell).
 
-    hashes: np.ndarray  # uint32, sorted
-    slots: np.ndarray  # int32 (int64 past 2**31 keys): the slot of each hash
+    A key lives at or after cell (CRC-32 of its UTF-8 bytes) & mask; a probe walks on
+    from there until it finds the key or an empty cell. Half the cells at least are
+    empty, so a probe looks at one or two. Cells are read through a memoryview, which
+    gives Python ints without numpy's per-item overhead.
+    """
+
+    __slots__ = ("_view", "cells", "mask")
+
+    def __init__(self, cells: np.ndarray) -> None:
+        self.cells = cells  # int32 (int64 past 2**31 keys), a power of two long
+        self.mask = len(cells) - 1
+        self._view = np.ascontiguousarray(cells).data
 
     @classmethod
     def of(cls, keys: PackedStrings) -> KeyTable:
-        hashes = np.fromiter(
-            (key_hash(keys.bytes_at(i)) for i in range(len(keys))),
-            dtype=np.uint32,
-            count=len(keys),
-        )
-        order = np.argsort(hashes, kind="stable")
-        dtype = np.int32 if len(keys) < 2**31 else np.int64
-        return cls(hashes[order], order.astype(dtype))
+        n = len(keys)
+        size = 1 << max(4, (2 * n).bit_length())  # more than twice the keys
+        home = np.fromiter(
+            (key_hash(keys.bytes_at(i)) for i in range(n)), dtype=np.int64, count=n
+        ) & (size - 1)
+        cells = np.full(size, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        # Round r puts each key still waiting into cell home + r if that is empty (the
+        # lowest slot wins a cell several want): every cell a key skipped was taken, as
+        # linear probing needs. Waiting keys thin out fast at this load.
+        waiting = np.arange(n)
+        r = 0
+        while len(waiting):
+            at = (home[waiting] + r) & (size - 1)
+            free = np.flatnonzero(cells[at] == -1)
+            _, first = np.unique(at[free], return_index=True)
+            won = free[first]
+            cells[at[won]] = waiting[won]
+            keep = np.ones(len(waiting), dtype=bool)
+            keep[won] = False
+            waiting = waiting[keep]
+            r += 1
+        return cls(cells)
+
+    def find(self, keys: PackedStrings, key: str) -> int | None:
+        raw = key.encode("utf-8")
+        view, mask = self._view, self.mask
+        j = key_hash(raw) & mask
+        while True:
+            slot = view[j]
+            if slot < 0:
+                return None
+            if keys.bytes_at(slot) == raw:
+                return slot
+            j = (j + 1) & mask
 
 
 @dataclass(slots=True)
@@ -160,6 +197,7 @@ class PlaceIndex:
     _slot_dict: dict[str, int] | None = field(default=None, init=False, repr=False)
     _fuzzy: _FuzzyTable | None = field(default=None, init=False, repr=False)
     prominence: np.ndarray = field(init=False, repr=False)
+    country_code64: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.admin1 = _packed(self.admin1)
@@ -171,6 +209,10 @@ class PlaceIndex:
             self.feature_class = np.full(len(self.name), "P", dtype="<U1")
         # log-population in [0, 1]: 10 million people and more count as fully prominent
         self.prominence = np.minimum(1.0, np.log10(self.population + 10.0) / 7.0)
+        # the same codes as one uint64 each (a <U2 is 8 bytes): integer compares, not
+        # string compares, when a query names a country
+        self.country = np.ascontiguousarray(self.country, dtype="<U2")
+        self.country_code64 = self.country.view(np.uint64)
 
     def __len__(self) -> int:
         return len(self.name)
@@ -187,20 +229,9 @@ class PlaceIndex:
         """The slot of a normalised name, or None."""
         if self._slot_dict is not None:
             return self._slot_dict.get(key)
-        table = self.key_table
-        assert table is not None  # __post_init__ fills it
-        raw = key.encode("utf-8")
-        h = np.uint32(key_hash(raw))
-        hashes = table.hashes
-        j = int(np.searchsorted(hashes, h))
         keys = self.keys
-        assert isinstance(keys, PackedStrings)
-        while j < len(hashes) and hashes[j] == h:
-            slot = int(table.slots[j])
-            if keys.bytes_at(slot) == raw:
-                return slot
-            j += 1
-        return None
+        assert isinstance(keys, PackedStrings) and self.key_table is not None  # __post_init__
+        return self.key_table.find(keys, key)
 
     def lookup(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(place ids, alternate-only flags) of an exact normalised name, or None."""
@@ -227,6 +258,11 @@ class PlaceIndex:
         if self._fuzzy is None:
             self._fuzzy = _FuzzyTable.of(keys)
         return self._fuzzy.extract(keys, key, limit, cutoff)
+
+    @staticmethod
+    def code64(country: str) -> np.uint64:
+        """`country` as an element of country_code64."""
+        return np.array([country], dtype="<U2").view(np.uint64)[0]
 
     def admin1_name(self, i: int) -> str | None:
         return self.admin1_names.get(f"{self.country[i]}.{self.admin1[i]}")
@@ -313,8 +349,7 @@ class PlaceIndex:
             admin1=_packed(self.admin1).blob,
             name=_packed(self.name).blob,
             keys=_packed(self.keys).blob,
-            key_hashes=self.key_table.hashes,
-            key_slots=self.key_table.slots,
+            key_table=self.key_table.cells,
             meta=_pack([json.dumps(meta)]),
         )
         os.replace(tmp, path)
@@ -328,7 +363,7 @@ class PlaceIndex:
                     f"{path} has index format {meta.get('format')}, not {FORMAT_VERSION}"
                 )
             n, n_keys = len(z["geonameid"]), len(z["ptr"]) - 1
-            table = KeyTable(z["key_hashes"], z["key_slots"]) if "key_hashes" in z.files else None
+            table = KeyTable(z["key_table"]) if "key_table" in z.files else None
             return cls(
                 source=meta["source"],
                 geonameid=z["geonameid"],

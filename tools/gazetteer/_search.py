@@ -97,7 +97,7 @@ def _fuzzy(index: PlaceIndex, key: str) -> _Rows | None:
 
 
 def _country_mask(rows: _Rows, country: str) -> np.ndarray:
-    return rows.index.country[rows.ids] == country
+    return rows.index.country_code64[rows.ids] == PlaceIndex.code64(country)
 
 
 def _admin1_mask(rows: _Rows, admin1: str) -> np.ndarray:
@@ -188,18 +188,30 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray | None:
     return near[np.argsort(neg[near], kind="stable")[:k]]
 
 
+SMALL = 8  # postings up to this many are scored in plain Python: numpy's calls cost more
+
+
 def _rank(found: list[_Rows], limit: int) -> list[Candidate]:
     best: dict[int, tuple[float, int, PlaceIndex, int]] = {}  # geonameid -> ...
     for r in found:
         ix = r.index
-        scores = r.match * (0.6 + 0.4 * ix.prominence[r.ids])
-        # Only the top `limit` of each index can make the final list.
-        top = _top(scores, limit * 4)
-        ids = r.ids if top is None else r.ids[top]
-        scores = scores if top is None else scores[top]
-        gids = ix.geonameid[ids].tolist()
-        pops = ix.population[ids].tolist()
-        for i, s, gid, pop in zip(ids.tolist(), scores.tolist(), gids, pops, strict=True):
+        if len(r) <= SMALL:
+            # the same float64 arithmetic as below, element by element
+            ids = r.ids.tolist()
+            prom = ix.prominence.item
+            scores = [m * (0.6 + 0.4 * prom(i)) for m, i in zip(r.match.tolist(), ids, strict=True)]
+            gids = [ix.geonameid.item(i) for i in ids]
+            pops = [ix.population.item(i) for i in ids]
+        else:
+            score_arr = r.match * (0.6 + 0.4 * ix.prominence[r.ids])
+            # Only the top `limit` of each index can make the final list.
+            top = _top(score_arr, limit * 4)
+            id_arr = r.ids if top is None else r.ids[top]
+            scores = (score_arr if top is None else score_arr[top]).tolist()
+            ids = id_arr.tolist()
+            gids = ix.geonameid[id_arr].tolist()
+            pops = ix.population[id_arr].tolist()
+        for i, s, gid, pop in zip(ids, scores, gids, pops, strict=True):
             if gid not in best or (best[gid][2] is ix and s > best[gid][0]):
                 best[gid] = (s, pop, ix, i)
     ranked = sorted(best.values(), key=lambda t: (-t[0], -t[1]))[:limit]
