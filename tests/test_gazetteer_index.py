@@ -118,3 +118,9 @@ def test_an_index_of_format_1_still_loads(tmp_path: Path):
         for slot, key in enumerate(index.keys):
             assert loaded.slot(key) == slot
         assert np.array_equal(loaded.key_table.cells, index.key_table.cells)
+
+
+@pytest.mark.parametrize("cells", [[0, 1, 2], [0, 1, 2, 3], []])
+def test_a_damaged_key_table_is_refused(cells):
+    with pytest.raises(ValueError, match="damaged key table"):
+        _index.KeyTable(np.asarray(cells, dtype=np.int32))

@@ -119,6 +119,9 @@ class KeyTable:
     __slots__ = ("_view", "cells", "mask")
 
     def __init__(self, cells: np.ndarray) -> None:
+        # a probe ends at an empty cell: a damaged table without one would never end
+        if not len(cells) or len(cells) & (len(cells) - 1) or not (cells == -1).any():
+            raise ValueError("damaged key table")
         self.cells = cells  # int32 (int64 past 2**31 keys), a power of two long
         self.mask = len(cells) - 1
         self._view = np.ascontiguousarray(cells).data
