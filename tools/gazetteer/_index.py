@@ -1,13 +1,14 @@
 """A compact, fast name index over GeoNames places.
 
-Places live in column arrays (numpy); names live in one dict from normalised key to a
-slice of posting arrays (place ids, and whether the key came from an alternate name).
-An exact lookup is a hash probe plus a few vectorised numpy operations, which is what
-makes thousands of queries per second possible; rapidfuzz runs only when a key is missing.
+Places live in column arrays (numpy); each normalised key maps to a slice of posting
+arrays (place ids, and whether the key came from an alternate name). An exact lookup is
+a hash probe plus a few vectorised numpy operations, which is what makes thousands of
+queries per second possible; rapidfuzz runs only when a key is missing.
 
 Strings stay packed in one UTF-8 buffer each (PackedStrings) and keys are found through
-a sorted array of their CRC-32s, not a dict: a full GeoNames dump has about 8 million
-keys, and building 8 million Python strings and a dict of them took 15-20 s per load.
+an open-addressing table of their CRC-32s saved with the index (KeyTable), not a dict:
+a full GeoNames dump has about 8 million keys, and building 8 million Python strings
+and a dict of them took 8-17 s of every load.
 
 The same index, saved as a `.npz` file without pickled objects, serves both the packaged
 data (cached under the data dir) and GeoNames dumps imported with `gre data geonames`.
