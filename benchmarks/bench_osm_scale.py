@@ -33,16 +33,18 @@ from typing import Any
 from gre_agent.tools.osm import import_pbf, open_index
 
 
-def child_import(pbf: Path, db: Path, locations: str | None) -> dict[str, Any]:
+def child_import(pbf: Path, db: Path, locations: str | None, engine: str) -> dict[str, Any]:
     """Run in the child: import, then report its own time and memory."""
     wall = time.perf_counter()
-    stats = import_pbf(pbf, db, locations=locations)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    stats = import_pbf(pbf, db, locations=locations, engine=engine)
+    # The native reader is a child process: its CPU and memory count too.
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return {
         "seconds": time.perf_counter() - wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": sum(u.ru_utime + u.ru_stime for u in usage),
+        "peak_rss_mb": max(u.ru_maxrss for u in usage) / 1024,
         "kept": stats.nodes + stats.ways + stats.relations,
+        "engine": stats.engine,
     }
 
 
@@ -103,10 +105,12 @@ def queries(db: Path, repeat: int, seed: int = 7) -> dict[str, tuple[float, floa
     }
 
 
-def bench(pbf: Path, workdir: Path, repeat: int, locations: str | None) -> dict[str, Any]:
+def bench(
+    pbf: Path, workdir: Path, repeat: int, locations: str | None, engine: str
+) -> dict[str, Any]:
     db = workdir / (pbf.name + ".sqlite")
     child = subprocess.run(
-        [sys.executable, __file__, "--child", str(pbf), str(db), locations or ""],
+        [sys.executable, __file__, "--child", str(pbf), str(db), locations or "", engine],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
@@ -123,7 +127,7 @@ def bench(pbf: Path, workdir: Path, repeat: int, locations: str | None) -> dict[
 
 def report(pbf: Path, r: dict[str, Any]) -> None:
     print(f"\n{pbf.name} ({r['pbf_mb']:.1f} MB, {r.get('input_objects', 0):,} input objects)")
-    print(f"  import              {r['seconds']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
+    print(f"  import ({r['engine']})     {r['seconds']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
     if "objects_per_s" in r:
         print(f"  objects/s           {r['objects_per_s']:,.0f} (input), {r['kept']:,} kept")
     print(f"  peak RSS            {r['peak_rss_mb']:,.0f} MB")
@@ -134,8 +138,8 @@ def report(pbf: Path, r: dict[str, Any]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        pbf, db, locations = sys.argv[2], sys.argv[3], sys.argv[4] or None
-        print(json.dumps(child_import(Path(pbf), Path(db), locations)))
+        pbf, db, locations, engine = sys.argv[2], sys.argv[3], sys.argv[4] or None, sys.argv[5]
+        print(json.dumps(child_import(Path(pbf), Path(db), locations, engine)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pbf", nargs="*", type=Path)
@@ -143,6 +147,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--locations", help="pyosmium node store (default: by file size)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--engine", default="auto", help="auto, native or python")
     args = parser.parse_args()
     files = list(args.pbf)
     if args.generate:
@@ -159,7 +164,8 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(dir="build") as tmp:
         for pbf in files:
-            results[str(pbf)] = r = bench(pbf, Path(tmp), args.repeat, args.locations)
+            r = bench(pbf, Path(tmp), args.repeat, args.locations, args.engine)
+            results[str(pbf)] = r
             report(pbf, r)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:

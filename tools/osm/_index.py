@@ -118,7 +118,7 @@ ANALYZE;
 # level whose cells are at least as large as it, in the cell of its south-west corner;
 # it then lies in that cell and the three beside it to the north and east. The C++
 # reader (native/osm_import.cpp) computes the same key.
-MAX_LEVEL = 16
+MAX_LEVEL = 18  # cells of about 150 m: a building's box fits one
 _LAST = (1 << 20) - 1
 _ROW_RANGES = 16  # more rows than this at one level: one range over all of them
 
@@ -629,15 +629,15 @@ def _tag_term(key: str, value: str | None) -> tuple[str, list[Any]]:
     ]
 
 
-def _box_sql(box: Box, columns: str) -> tuple[str, list[Any]]:
+def _box_sql(box: Box, columns: str, join_features: bool = True) -> tuple[str, list[Any]]:
     """SELECT `columns` of the features whose box meets `box` (as b and f), by grid cell."""
     south, west, north, east = box
     ranges = cell_ranges(box)
     values = ", ".join(["(?, ?)"] * len(ranges))
+    join = " CROSS JOIN features f ON f.id = b.id" if join_features else ""
     sql = (
         f"WITH q(lo, hi) AS (VALUES {values}) SELECT {columns}"
-        " FROM q CROSS JOIN boxes b ON b.cell BETWEEN q.lo AND q.hi"
-        " CROSS JOIN features f ON f.id = b.id"
+        f" FROM q CROSS JOIN boxes b ON b.cell BETWEEN q.lo AND q.hi{join}"
         " WHERE b.min_lat <= ? AND b.max_lat >= ? AND b.min_lon <= ? AND b.max_lon >= ?"
     )
     return sql, [*(k for r in ranges for k in r), north, south, east, west]
@@ -717,7 +717,7 @@ class OsmIndex:
 
     def _in_box_at_least(self, box: Box, n: int) -> bool:
         """Whether the box holds more than `n` features (costs at most n steps)."""
-        sql, params = _box_sql(box, "1")
+        sql, params = _box_sql(box, "1", join_features=False)
         found = self._rows(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, n + 1])[0][0]
         return found > n
 

@@ -56,7 +56,7 @@ struct Box {
 // (its queries turn a search box into ranges of these keys). The finest level whose
 // cells are at least as large as the box, and the cell of the box's south-west corner:
 // the box then lies within that cell and its three neighbours to the north and east.
-constexpr int MAX_LEVEL = 16;
+constexpr int MAX_LEVEL = 18;
 
 std::int64_t cell_of(const Box& b) {
     int level = MAX_LEVEL;
