@@ -199,3 +199,23 @@ def test_the_cli_says_which_reader_ran_and_rejects_an_unknown_one(tmp_path: Path
         app, ["data", "osm", "import", "--sample", "helsinki", "--db", db, "--engine", "fast"]
     )
     assert bad.exit_code == 1 and "unknown import engine 'fast'" in bad.output
+
+
+def test_filters_on_keys_the_tags_table_leaves_out_read_the_json(helsinki_osm_db: Path) -> None:
+    """Names and addr:street are not in `tags`; filtering on them still finds the feature."""
+    con = sqlite3.connect(helsinki_osm_db)
+    fid, lat, lon, street, name = con.execute(
+        "SELECT id, lat, lon, json_extract(tags, '$.\"addr:street\"'), name FROM features"
+        " WHERE tags LIKE '%addr:street%' AND name IS NOT NULL AND osm_type = 'node' LIMIT 1"
+    ).fetchone()
+    assert (
+        con.execute("SELECT count(*) FROM tags WHERE key IN ('name', 'addr:street')").fetchone()[0]
+        == 0
+    )
+    index = open_index(helsinki_osm_db)
+    for tags in ({"addr:street": street}, {"name": name}, {"addr:street": None}):
+        found = index.features_near(lat, lon, 30, tags, None, 50)
+        assert name in [f.name for f in found], tags
+        assert all(k in f.tags and v in (None, f.tags[k]) for f in found for k, v in tags.items())
+    assert index.features_near(lat, lon, 30, {"addr:street": street + "x"}, None, 50) == []
+    assert fid > 0

@@ -67,8 +67,9 @@ def test_generated_file_has_what_the_index_needs(synthetic: Path, tmp_path: Path
     ).fetchone()
     assert index.street_intersection(a, b, None, 5)
     street, number = con.execute(
-        "SELECT s.value, h.value FROM tags s JOIN tags h ON h.fid = s.fid"
-        " AND h.key = 'addr:housenumber' WHERE s.key = 'addr:street' LIMIT 1"
+        "SELECT json_extract(f.tags, '$.\"addr:street\"'), h.value FROM tags h"
+        " JOIN features f ON f.id = h.fid WHERE h.key = 'addr:housenumber'"
+        " AND f.tags LIKE '%addr:street%' LIMIT 1"
     ).fetchone()
     assert index.find_address(street, number, None, 5)
     scripts = con.execute("SELECT group_concat(name, '') FROM features").fetchone()[0]

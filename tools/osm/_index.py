@@ -62,6 +62,17 @@ SKIPPED_RELATIONS = frozenset(
      "associatedStreet", "street", "destination_sign", "enforcement", "waterway"}
 )  # fmt: skip
 NAME_KEY = re.compile(NAME_KEYS)
+# Keys whose values the tags table leaves out: names (searched through `names`) and
+# addr:street (matched by its normalised name); a filter on them reads the feature's JSON.
+UNINDEXED_KEYS = frozenset({"name", "alt_name", "official_name", "short_name", "addr:street"})
+UNINDEXED_PREFIXES = ("name:",)
+# key=value pairs at least this common get a row in tag_counts (keys always do).
+COUNTED_PAIRS = 100
+
+
+def indexed_key(key: str) -> bool:
+    return key not in UNINDEXED_KEYS and not key.startswith(UNINDEXED_PREFIXES)
+
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +95,7 @@ CREATE TABLE tags(key TEXT NOT NULL, value TEXT NOT NULL, fid INTEGER NOT NULL,
                   PRIMARY KEY (key, value, fid)) WITHOUT ROWID;
 CREATE TABLE names(fid INTEGER NOT NULL, norm TEXT NOT NULL);
 CREATE VIRTUAL TABLE names_fts USING fts5(norm, tokenize='trigram');
+CREATE TABLE tag_counts(key TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
 CREATE TABLE way_nodes(way_fid INTEGER NOT NULL, seq INTEGER NOT NULL, node_id INTEGER NOT NULL,
                        lat REAL NOT NULL, lon REAL NOT NULL,
                        PRIMARY KEY (way_fid, seq)) WITHOUT ROWID;
@@ -94,18 +106,18 @@ PYTHON_TABLES = """
 INSERT INTO boxes SELECT cell_of(min_lat, min_lon, max_lat, max_lon), id,
     min_lat, max_lat, min_lon, max_lon FROM features ORDER BY 1, 2;
 INSERT INTO tags SELECT j.key, j.value, f.id FROM features f, json_each(f.tags) j
-    ORDER BY 1, 2, 3;
+    WHERE indexed_key(j.key) ORDER BY 1, 2, 3;
+-- How common each key (value NULL) and each frequent key=value is, to plan queries.
+INSERT INTO tag_counts SELECT key, NULL, count(*) FROM tags GROUP BY key;
+INSERT INTO tag_counts SELECT key, value, count(*) FROM tags GROUP BY key, value
+    HAVING count(*) >= {COUNTED_PAIRS};
 """
 
 INDEXES = """
-CREATE UNIQUE INDEX features_osm ON features(osm_type, osm_id);
+-- Nodes by OSM id: where two streets cross, the node's own tags.
+CREATE INDEX features_node ON features(osm_id) WHERE osm_type = 'node';
 CREATE INDEX names_norm ON names(norm);
 CREATE INDEX way_nodes_node ON way_nodes(node_id);
--- How common each key (value NULL) and each frequent key=value is, to plan queries.
-CREATE TABLE tag_counts(key TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
-INSERT INTO tag_counts SELECT key, NULL, count(*) FROM tags GROUP BY key;
-INSERT INTO tag_counts SELECT key, value, count(*) FROM tags GROUP BY key, value
-    HAVING count(*) >= 100;
 CREATE INDEX tag_counts_kv ON tag_counts(key, value);
 -- Each distinct name once: a street's name is on every way of it.
 INSERT INTO names_fts(norm) SELECT DISTINCT norm FROM names;
@@ -346,7 +358,8 @@ def _read_python(
     finally:
         out.close()
     db.create_function("cell_of", 4, cell_of, deterministic=True)
-    db.executescript(PYTHON_TABLES)
+    db.create_function("indexed_key", 1, indexed_key, deterministic=True)
+    db.executescript(PYTHON_TABLES.replace("{COUNTED_PAIRS}", str(COUNTED_PAIRS)))
 
 
 def _read_native(
@@ -359,7 +372,14 @@ def _read_native(
         stats.seen, stats.nodes = seen, kept  # nodes holds "kept" until the final counts
         tick()
 
-    rules = (sorted(BORING_KEYS), BORING_PREFIXES, sorted(SKIPPED_RELATIONS))
+    rules = _native.Rules(
+        boring_keys=sorted(BORING_KEYS),
+        boring_prefixes=BORING_PREFIXES,
+        skipped_relations=sorted(SKIPPED_RELATIONS),
+        unindexed_keys=sorted(UNINDEXED_KEYS),
+        unindexed_prefixes=UNINDEXED_PREFIXES,
+        counted_pairs=COUNTED_PAIRS,
+    )
     counts = _native.run(binary, pbf, tmp, locations, rules, on_progress)
     stats.seen = counts.seen
     stats.nodes, stats.ways, stats.relations = counts.nodes, counts.ways, counts.relations
@@ -620,9 +640,11 @@ class _Candidate:
 
 
 def _tag_term(key: str, value: str | None) -> tuple[str, list[Any]]:
-    """A feature `f` has the tag: a seek in `tags` for key=value, its JSON for a key."""
+    """A feature `f` has the tag: a seek in `tags` for key=value, its JSON otherwise."""
     if value is None:
         return "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE key = ?)", [key]
+    if not indexed_key(key):
+        return "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE key = ? AND value = ?)", [key, value]
     return "EXISTS (SELECT 1 FROM tags t WHERE t.key = ? AND t.value = ? AND t.fid = f.id)", [
         key,
         value,
@@ -734,8 +756,8 @@ class OsmIndex:
         if name:
             name_sql, name_params = _name_sql(name)
             lead = f"f.id IN ({name_sql})", name_params
-        elif tags:
-            count, key, value = min((self._tag_count(k, v), k, v) for k, v in tags.items())
+        elif indexed := [(k, v) for k, v in tags.items() if indexed_key(k)]:
+            count, key, value = min((self._tag_count(k, v), k, v) for k, v in indexed)
             if self._in_box_at_least(box, count):
                 rest.pop(key)
                 value_sql = "" if value is None else " AND value = ?"

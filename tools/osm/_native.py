@@ -28,6 +28,22 @@ ENGINES = ("auto", "native", "python")
 RAW_NAMES = "CREATE TABLE names_raw(fid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT);"
 
 
+class Rules(BaseModel):
+    """What the program keeps and indexes: the constants of tools/osm/_index.py."""
+
+    boring_keys: Sequence[str]
+    boring_prefixes: Sequence[str]
+    skipped_relations: Sequence[str]
+    unindexed_keys: Sequence[str]
+    unindexed_prefixes: Sequence[str]
+    counted_pairs: int
+
+    def args(self) -> list[str]:
+        lists = (self.boring_keys, self.boring_prefixes, self.skipped_relations,
+                 self.unindexed_keys, self.unindexed_prefixes)  # fmt: skip
+        return [*(",".join(items) for items in lists), str(self.counted_pairs)]
+
+
 class Counts(BaseModel):
     """What the program kept and read, and the extent (south, west, north, east)."""
 
@@ -66,14 +82,11 @@ def run(
     pbf: Path,
     db: Path,
     locations: str,
-    rules: tuple[Sequence[str], Sequence[str], Sequence[str]],
+    rules: Rules,
     on_progress: Callable[[int, int], None],
 ) -> Counts:
-    """Run the program on `db` (schema and `names_raw` already made); its counts.
-
-    `rules` are the boring keys, boring key prefixes and skipped relation types.
-    """
-    args = [str(binary), str(pbf), str(db), locations, *(",".join(r) for r in rules)]
+    """Run the program on `db` (schema and `names_raw` already made); its counts."""
+    args = [str(binary), str(pbf), str(db), locations, *rules.args()]
     problems: list[str] = []
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:

@@ -8,6 +8,7 @@
 //   features   (id, osm_type, osm_id, lat, lon, name, tags JSON, geom, box)
 //   boxes      (cell, id, box) sorted by cell: the spatial index (see cell_of)
 //   tags       (key, value, fid) sorted, as the table's primary key wants them
+//   tag_counts (key, NULL, n) for every key, (key, value, n) for common pairs
 //   names_raw  (fid, key, value) of every tag whose key contains "name"
 //   way_nodes  (way_fid, seq, node_id, lat, lon) of highways with a name-like key
 //
@@ -18,8 +19,9 @@
 // the command line, so those rules have one definition. Usage:
 //
 //   gre-osm-import INPUT DB LOCATIONS BORING_KEYS BORING_PREFIXES SKIPPED_RELATIONS
+//                  UNINDEXED_KEYS UNINDEXED_PREFIXES COUNTED_PAIRS
 //
-// (the last three comma-separated). Progress goes to stderr as "progress SEEN KEPT"
+// (lists comma-separated; tools/osm/_native.py's Rules). Progress goes to stderr as "progress SEEN KEPT"
 // lines; the counts and the extent go to stdout as one JSON line at the end.
 
 #include <osmium/handler.hpp>
@@ -30,14 +32,18 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <string_view>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -92,6 +98,18 @@ struct Rules {
     std::unordered_set<std::string> boring_keys;
     std::vector<std::string> boring_prefixes;
     std::unordered_set<std::string> skipped_relations;
+    std::unordered_set<std::string> unindexed_keys;
+    std::vector<std::string> unindexed_prefixes;
+    std::int64_t counted_pairs = 100;
+
+    // Whether the tags table holds this key's values (names are searched elsewhere).
+    bool indexed(const char* key) const {
+        if (unindexed_keys.count(key)) return false;
+        for (const auto& p : unindexed_prefixes) {
+            if (std::strncmp(key, p.data(), p.size()) == 0) return false;
+        }
+        return true;
+    }
 
     bool interesting(const osmium::TagList& tags) const {
         for (const auto& tag : tags) {
@@ -209,81 +227,209 @@ void exec(sqlite3* db, const char* sql) {
     }
 }
 
+// Rows of features, names and street nodes, made on the reading thread.
+struct FeatureRow {
+    std::int64_t fid, osm_id;
+    const char* type;  // a literal: "node", "way" or "relation"
+    double lat, lon;
+    bool has_name;
+    std::string name, json;
+    std::vector<double> geom;  // (lat, lon) pairs; empty: no geometry
+    Box box;
+};
+
+struct NameRow {
+    std::int64_t fid;
+    std::string key, value;
+};
+
+struct WayNodeRow {
+    std::int64_t fid;
+    int seq;
+    std::int64_t ref;
+    double lat, lon;
+};
+
+struct Batch {
+    std::vector<FeatureRow> features;
+    std::vector<NameRow> names;
+    std::vector<WayNodeRow> way_nodes;
+};
+
+// Batches from the reading thread to the SQLite thread; bounded, so memory stays flat.
+class BatchQueue {
+  public:
+    void push(std::unique_ptr<Batch> batch) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        room_.wait(lock, [this] { return items_.size() < 8; });
+        items_.push_back(std::move(batch));
+        ready_.notify_one();
+    }
+
+    void close() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        closed_ = true;
+        ready_.notify_one();
+    }
+
+    std::unique_ptr<Batch> pop() {  // null once closed and empty
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !items_.empty() || closed_; });
+        if (items_.empty()) return nullptr;
+        auto batch = std::move(items_.front());
+        items_.pop_front();
+        room_.notify_one();
+        return batch;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_, room_;
+    std::deque<std::unique_ptr<Batch>> items_;
+    bool closed_ = false;
+};
+
+// Feature ids, rows and the sorted tables. Parsing and SQLite's inserts run on two
+// threads (the features, names and street nodes go to SQLite as the file is read);
+// the boxes and tags are kept in memory and written sorted at the end.
 class Writer {
   public:
-    explicit Writer(sqlite3* db)
-        : db_(db),
-          features_(db, "INSERT INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-          names_(db, "INSERT INTO names_raw VALUES (?, ?, ?)"),
-          way_nodes_(db, "INSERT INTO way_nodes VALUES (?, ?, ?, ?, ?)") {}
+    Writer(sqlite3* db, const Rules& rules)
+        : db_(db), rules_(rules), batch_(std::make_unique<Batch>()) {
+        thread_ = std::thread([this] { write_batches(); });
+    }
+
+    ~Writer() {
+        if (thread_.joinable()) {
+            queue_.close();
+            thread_.join();
+        }
+    }
 
     std::int64_t feature(const char* type, std::int64_t osm_id, double lat, double lon,
                          const Box& box, const osmium::TagList& tags,
                          const std::vector<double>* geom) {
         const std::int64_t fid = next_id_++;
         const Pairs pairs = dict_of(tags);
-        const std::string json = tags_json(pairs);
-        sqlite3_stmt* s = features_.get();
-        sqlite3_bind_int64(s, 1, fid);
-        sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, osm_id);
-        sqlite3_bind_double(s, 4, lat);
-        sqlite3_bind_double(s, 5, lon);
+        FeatureRow row{fid, osm_id, type, lat, lon, false, {}, tags_json(pairs), {}, box};
         if (const char* name = tags.get_value_by_key("name")) {
-            sqlite3_bind_text(s, 6, name, -1, SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(s, 6);
+            row.has_name = true;
+            row.name = name;
         }
-        sqlite3_bind_text(s, 7, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
-        if (geom) {
-            sqlite3_bind_blob(s, 8, geom->data(), static_cast<int>(geom->size() * sizeof(double)),
-                              SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(s, 8);
+        if (geom) row.geom = *geom;
+        batch_->features.push_back(std::move(row));
+        for (const auto& [key, value] : pairs) {
+            if (std::strstr(key, "name") != nullptr) batch_->names.push_back({fid, key, value});
         }
-        sqlite3_bind_double(s, 9, box.south);
-        sqlite3_bind_double(s, 10, box.north);
-        sqlite3_bind_double(s, 11, box.west);
-        sqlite3_bind_double(s, 12, box.east);
-        features_.run(db_);
         boxes_.push_back(BoxRow{cell_of(box), fid, box});
         extent_.south = std::min(extent_.south, box.south);
         extent_.west = std::min(extent_.west, box.west);
         extent_.north = std::max(extent_.north, box.north);
         extent_.east = std::max(extent_.east, box.east);
-
         std::string pair;
         for (const auto& [key, value] : pairs) {
+            if (!rules_.indexed(key)) continue;
             pair.assign(key).push_back('\0');
             pair.append(value);
             const auto [it, added] = tag_ids_.try_emplace(pair, tag_ids_.size());
             if (added) tag_texts_.push_back(&it->first);
             tag_rows_.emplace_back(it->second, static_cast<std::uint32_t>(fid));
         }
-
-        for (const auto& [key, value] : pairs) {
-            if (std::strstr(key, "name") == nullptr) continue;
-            sqlite3_stmt* n = names_.get();
-            sqlite3_bind_int64(n, 1, fid);
-            sqlite3_bind_text(n, 2, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(n, 3, value, -1, SQLITE_STATIC);
-            names_.run(db_);
-        }
+        if (batch_->features.size() >= 4096) send();
         return fid;
     }
 
     void way_node(std::int64_t fid, int seq, std::int64_t ref, double lat, double lon) {
-        sqlite3_stmt* s = way_nodes_.get();
-        sqlite3_bind_int64(s, 1, fid);
-        sqlite3_bind_int(s, 2, seq);
-        sqlite3_bind_int64(s, 3, ref);
-        sqlite3_bind_double(s, 4, lat);
-        sqlite3_bind_double(s, 5, lon);
-        way_nodes_.run(db_);
+        batch_->way_nodes.push_back({fid, seq, ref, lat, lon});
     }
 
-    // The boxes and tags, sorted by their tables' keys and appended in that order.
+    // The rest of the rows, then the boxes and tags, sorted by their tables' keys and
+    // appended in that order. Raises what the SQLite thread raised.
     void finish() {
+        send();
+        queue_.close();
+        thread_.join();
+        if (!error_.empty()) throw std::runtime_error(error_);
+        write_boxes();
+        write_tags();
+    }
+
+    Box extent() const { return extent_; }
+
+  private:
+    struct BoxRow {
+        std::int64_t cell;
+        std::int64_t fid;
+        Box box;
+    };
+
+    void send() {
+        queue_.push(std::move(batch_));
+        batch_ = std::make_unique<Batch>();
+    }
+
+    void write_batches() {
+        try {
+            Statement features(db_,
+                               "INSERT INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            Statement names(db_, "INSERT INTO names_raw VALUES (?, ?, ?)");
+            Statement way_nodes(db_, "INSERT INTO way_nodes VALUES (?, ?, ?, ?, ?)");
+            while (auto batch = queue_.pop()) {
+                for (const auto& r : batch->features) {
+                    sqlite3_stmt* s = features.get();
+                    sqlite3_bind_int64(s, 1, r.fid);
+                    sqlite3_bind_text(s, 2, r.type, -1, SQLITE_STATIC);
+                    sqlite3_bind_int64(s, 3, r.osm_id);
+                    sqlite3_bind_double(s, 4, r.lat);
+                    sqlite3_bind_double(s, 5, r.lon);
+                    if (r.has_name) {
+                        sqlite3_bind_text(s, 6, r.name.data(), static_cast<int>(r.name.size()),
+                                          SQLITE_STATIC);
+                    } else {
+                        sqlite3_bind_null(s, 6);
+                    }
+                    sqlite3_bind_text(s, 7, r.json.data(), static_cast<int>(r.json.size()),
+                                      SQLITE_STATIC);
+                    if (!r.geom.empty()) {
+                        sqlite3_bind_blob(s, 8, r.geom.data(),
+                                          static_cast<int>(r.geom.size() * sizeof(double)),
+                                          SQLITE_STATIC);
+                    } else {
+                        sqlite3_bind_null(s, 8);
+                    }
+                    sqlite3_bind_double(s, 9, r.box.south);
+                    sqlite3_bind_double(s, 10, r.box.north);
+                    sqlite3_bind_double(s, 11, r.box.west);
+                    sqlite3_bind_double(s, 12, r.box.east);
+                    features.run(db_);
+                }
+                for (const auto& r : batch->names) {
+                    sqlite3_stmt* s = names.get();
+                    sqlite3_bind_int64(s, 1, r.fid);
+                    sqlite3_bind_text(s, 2, r.key.data(), static_cast<int>(r.key.size()),
+                                      SQLITE_STATIC);
+                    sqlite3_bind_text(s, 3, r.value.data(), static_cast<int>(r.value.size()),
+                                      SQLITE_STATIC);
+                    names.run(db_);
+                }
+                for (const auto& r : batch->way_nodes) {
+                    sqlite3_stmt* s = way_nodes.get();
+                    sqlite3_bind_int64(s, 1, r.fid);
+                    sqlite3_bind_int(s, 2, r.seq);
+                    sqlite3_bind_int64(s, 3, r.ref);
+                    sqlite3_bind_double(s, 4, r.lat);
+                    sqlite3_bind_double(s, 5, r.lon);
+                    way_nodes.run(db_);
+                }
+            }
+        } catch (const std::exception& exc) {
+            error_ = exc.what();
+            while (queue_.pop()) {
+            }  // let the reader finish; finish() reports the error
+        }
+    }
+
+    void write_boxes() {
         std::sort(boxes_.begin(), boxes_.end(), [](const BoxRow& a, const BoxRow& b) {
             return a.cell != b.cell ? a.cell < b.cell : a.fid < b.fid;
         });
@@ -299,7 +445,9 @@ class Writer {
             boxes.run(db_);
         }
         std::vector<BoxRow>().swap(boxes_);
+    }
 
+    void write_tags() {
         // Rank the distinct (key, value) pairs in SQLite's BINARY order, then the rows.
         std::vector<std::uint32_t> order(tag_texts_.size());
         for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -311,29 +459,52 @@ class Writer {
         for (auto& row : tag_rows_) row.first = rank[row.first];
         std::sort(tag_rows_.begin(), tag_rows_.end());
         Statement tags(db_, "INSERT INTO tags VALUES (?, ?, ?)");
-        for (const auto& [pair, fid] : tag_rows_) {
+        Statement counts(db_, "INSERT INTO tag_counts VALUES (?, ?, ?)");
+        // Rows come sorted by (key, value): count runs of one pair and of one key.
+        std::string_view key_run;
+        std::int64_t key_n = 0, pair_n = 0;
+        const auto count = [&](std::string_view key, const char* value, std::int64_t n) {
+            sqlite3_stmt* s = counts.get();
+            sqlite3_bind_text(s, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+            if (value) {
+                sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(s, 2);
+            }
+            sqlite3_bind_int64(s, 3, n);
+            counts.run(db_);
+        };
+        for (std::size_t i = 0; i < tag_rows_.size(); ++i) {
+            const auto [pair, fid] = tag_rows_[i];
             const std::string& text = *tag_texts_[order[pair]];
             const std::size_t split = text.find('\0');
+            const std::string_view key(text.data(), split);
             sqlite3_stmt* s = tags.get();
             sqlite3_bind_text(s, 1, text.data(), static_cast<int>(split), SQLITE_STATIC);
             sqlite3_bind_text(s, 2, text.data() + split + 1,
                               static_cast<int>(text.size() - split - 1), SQLITE_STATIC);
             sqlite3_bind_int64(s, 3, fid);
             tags.run(db_);
+            ++key_n, ++pair_n;
+            const bool last = i + 1 == tag_rows_.size();
+            if (last || tag_rows_[i + 1].first != pair) {
+                if (pair_n >= rules_.counted_pairs) count(key, text.data() + split + 1, pair_n);
+                pair_n = 0;
+                const std::string& next = last ? text : *tag_texts_[order[tag_rows_[i + 1].first]];
+                if (last || std::string_view(next.data(), next.find('\0')) != key) {
+                    count(key, nullptr, key_n);
+                    key_n = 0;
+                }
+            }
         }
     }
 
-    Box extent() const { return extent_; }
-
-  private:
-    struct BoxRow {
-        std::int64_t cell;
-        std::int64_t fid;
-        Box box;
-    };
-
     sqlite3* db_;
-    Statement features_, names_, way_nodes_;
+    const Rules& rules_;
+    std::unique_ptr<Batch> batch_;
+    BatchQueue queue_;
+    std::thread thread_;
+    std::string error_;
     std::int64_t next_id_ = 1;
     std::vector<BoxRow> boxes_;
     Box extent_{90, 180, -90, -180};
@@ -472,9 +643,9 @@ std::unordered_set<osmium::object_id_type> relation_members(const std::string& i
 }  // namespace
 
 int main(int argc, char* argv[]) {
-    if (argc != 7) {
+    if (argc != 10) {
         std::cerr << "usage: gre-osm-import INPUT DB LOCATIONS BORING_KEYS BORING_PREFIXES"
-                     " SKIPPED_RELATIONS\n";
+                     " SKIPPED_RELATIONS UNINDEXED_KEYS UNINDEXED_PREFIXES COUNTED_PAIRS\n";
         return 2;
     }
     const std::string input = argv[1], db_path = argv[2], location_spec = argv[3];
@@ -482,6 +653,9 @@ int main(int argc, char* argv[]) {
     for (auto& k : split(argv[4])) rules.boring_keys.insert(k);
     rules.boring_prefixes = split(argv[5]);
     for (auto& k : split(argv[6])) rules.skipped_relations.insert(k);
+    for (auto& k : split(argv[7])) rules.unindexed_keys.insert(k);
+    rules.unindexed_prefixes = split(argv[8]);
+    rules.counted_pairs = std::stoll(argv[9]);
 
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
@@ -501,7 +675,7 @@ int main(int argc, char* argv[]) {
         std::int64_t nodes = 0, ways = 0, relations = 0, seen = 0;
         Box extent{};
         {
-            Writer out{db};
+            Writer out{db, rules};
             Importer importer{rules, out, *locations, std::move(wanted)};
             osmium::io::Reader reader{input};
             osmium::apply(reader, location_handler, importer);
