@@ -72,8 +72,8 @@ def queries(db: Path, repeat: int, seed: int = 7) -> dict[str, tuple[float, floa
 
     names = sample("SELECT name, lat, lon FROM features WHERE id >= ? AND name IS NOT NULL"
                    " LIMIT 1", repeat)  # fmt: skip
-    pois = sample("SELECT lat, lon FROM features WHERE id >= ? AND osm_type = 'node' LIMIT 1",
-                  repeat)  # fmt: skip
+    # By id, not "the next node after id": nodes come first, so most ids have none after.
+    pois = sample("SELECT lat, lon FROM features WHERE id = ? AND osm_type = 'node'", repeat)
     pairs = raw.execute(
         "SELECT fa.name, fb.name FROM way_nodes a JOIN way_nodes b ON b.node_id = a.node_id"
         " JOIN features fa ON fa.id = a.way_fid JOIN features fb ON fb.id = b.way_fid"
