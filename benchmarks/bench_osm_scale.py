@@ -21,14 +21,14 @@ import os
 import random
 import resource
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _timing import timed  # benchmarks/ is on sys.path when a script runs
 
 from gre_agent.tools.osm import import_pbf, open_index
 
@@ -46,17 +46,6 @@ def child_import(pbf: Path, db: Path, locations: str | None, engine: str) -> dic
         "kept": stats.nodes + stats.ways + stats.relations,
         "engine": stats.engine,
     }
-
-
-def timed(fn: Callable[[int], Any], repeat: int) -> tuple[float, float]:
-    """Median and p95 in ms."""
-    times = []
-    for i in range(repeat):
-        started = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
 def queries(db: Path, repeat: int, seed: int = 7) -> dict[str, tuple[float, float]]:

@@ -18,12 +18,13 @@ import argparse
 import json
 import os
 import random
-import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _timing import timed  # benchmarks/ is on sys.path when a script runs
 
 from gre_agent.tools.wikipedia import Fact, _zim, build_zim
 from gre_agent.tools.wikipedia._geoindex import build_geo_index, read_index
@@ -63,17 +64,6 @@ def make_zim(n: int, folder: Path) -> Path:
     build_zim(facts(n), out, title=f"Synthetic Wikipedia ({n} articles)")
     print(f"generated {out} in {time.perf_counter() - started:.0f} s")
     return out
-
-
-def timed(fn: Callable[[int], Any], repeat: int) -> tuple[float, float]:
-    """Median and p95 in ms."""
-    times = []
-    for i in range(repeat):
-        started = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
 def build(zim: Path, workers: int) -> tuple[dict[str, Any], list[list[Any]]]:
