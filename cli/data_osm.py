@@ -97,8 +97,8 @@ def import_cmd(
             raise typer.Exit(1) from exc
         read = f", {stats.seen / stats.seconds:,.0f} objects/s read" if stats.seen else ""
         err.print(
-            f"imported {pbf.name}: {stats.nodes} nodes, {stats.ways} ways "
-            f"({stats.street_ways} named streets), {stats.relations} relations "
+            f"imported {pbf.name}: {stats.nodes:,} nodes, {stats.ways:,} ways "
+            f"({stats.street_ways:,} named streets), {stats.relations:,} relations "
             f"in {stats.seconds:.1f} s ({stats.engine} reader{read})"
         )
         typer.echo(str(target))

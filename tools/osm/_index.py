@@ -370,7 +370,8 @@ def _read_native(
 
     def on_progress(seen: int, kept: int) -> None:
         stats.seen, stats.nodes = seen, kept  # nodes holds "kept" until the final counts
-        tick()
+        if seen > 1:  # the first line only says the program has started: no rate yet
+            tick()
 
     rules = _native.Rules(
         boring_keys=sorted(BORING_KEYS),
