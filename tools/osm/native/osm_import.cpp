@@ -7,7 +7,8 @@
 //
 //   features   (id, osm_type, osm_id, lat, lon, name, tags JSON, geom, box)
 //   boxes      (cell, id, box) sorted by cell: the spatial index (see cell_of)
-//   tags       (key, value, fid) sorted, as the table's primary key wants them
+//   tags       (key, value, fid) sorted, as the table's primary key wants them (names and
+//              addr:street left out: tools/osm/_index.py's UNINDEXED_KEYS)
 //   tag_counts (key, NULL, n) for every key, (key, value, n) for common pairs
 //   names_raw  (fid, key, value) of every tag whose key contains "name"
 //   way_nodes  (way_fid, seq, node_id, lat, lon) of highways with a name-like key
@@ -15,14 +16,16 @@
 // Sorting boxes and tags here and appending them in key order costs a fraction of
 // what SQLite's R*Tree inserts or a CREATE INDEX over text would.
 //
-// What counts as "interesting" and which relation types are skipped come from Python on
-// the command line, so those rules have one definition. Usage:
+// What counts as "interesting", which relation types are skipped and which keys the tags
+// table leaves out come from Python on the command line, so those rules have one
+// definition. Usage:
 //
 //   gre-osm-import INPUT DB LOCATIONS BORING_KEYS BORING_PREFIXES SKIPPED_RELATIONS
 //                  UNINDEXED_KEYS UNINDEXED_PREFIXES COUNTED_PAIRS
 //
-// (lists comma-separated; tools/osm/_native.py's Rules). Progress goes to stderr as "progress SEEN KEPT"
-// lines; the counts and the extent go to stdout as one JSON line at the end.
+// (lists comma-separated; tools/osm/_native.py's Rules). Progress goes to stderr as
+// "progress SEEN KEPT" lines (the first when reading starts, then every 2^20 objects);
+// the counts and the extent go to stdout as one JSON line at the end.
 
 #include <osmium/handler.hpp>
 #include <osmium/handler/node_locations_for_ways.hpp>
@@ -32,18 +35,18 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
