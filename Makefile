@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml setup.py
 # The main job, offline and without a model: gre locate on the bundled (synthetic) example
 # image with the OCR baseline (--backend ocr): the OCR model inside the rapidocr wheel reads
 # its signs, and the tools place them on the Helsinki OSM extract, imported into the
-# offline index on first use when no index exists yet.
+# offline index on first use when no index exists yet (or it has an older format).
 DEMO_MAP ?= build/demo/helsinki-street-map.html
-OSM_DB = $$($(PY) -c 'from gre_agent.core.settings import load_settings; from gre_agent.tools.osm import default_db_path; print(default_db_path(load_settings()))')
+# Whether the offline OSM index opens (absent, or of an older format: import it again).
+OSM_READY = $(PY) -c 'from gre_agent.core.settings import load_settings; from gre_agent.tools.osm import default_db_path, open_index; open_index(default_db_path(load_settings()))' 2>/dev/null
 
 demo: venv
-	@db="$(OSM_DB)"; test -f "$$db" || $(VENV)/bin/gre data osm import --sample helsinki
+	@$(OSM_READY) || $(VENV)/bin/gre data osm import --sample helsinki
 	$(VENV)/bin/gre locate examples/helsinki-street.jpg --backend ocr --map $(DEMO_MAP)
 
 # The GRE model's format: the same photo with hand-written answers in that format, replayed
@@ -33,7 +34,7 @@ demo: venv
 DEMO_REPLAY_MAP ?= build/demo/helsinki-street-replay-map.html
 
 demo-replay: venv
-	@db="$(OSM_DB)"; test -f "$$db" || $(VENV)/bin/gre data osm import --sample helsinki
+	@$(OSM_READY) || $(VENV)/bin/gre data osm import --sample helsinki
 	$(VENV)/bin/gre locate examples/helsinki-street.jpg --backend replay \
 		--replay examples/helsinki-street.trace.jsonl --map $(DEMO_REPLAY_MAP)
 
