@@ -103,3 +103,17 @@ def test_a_symlink_loop_is_not_no_such_file(tmp_path):
     assert "no such file" not in str(err.value) and "symlink" in str(err.value)
     with pytest.raises(ImageError, match="no such file"):
         check_image(tmp_path / "missing.jpg")
+
+
+@pytest.mark.parametrize("stages", ["single-pass", "per-stage"])
+def test_an_unreachable_model_is_not_asked_for_a_repair(
+    photo, tmp_path, servers, quick_model, stages
+):
+    """A model that failed with HTTP 500 would fail the repair prompt too: not sent."""
+    server = servers(default="500")
+    out = locate_json(
+        photo, tmp_path, "--backend", "openai", "--base-url", server.url, "--stages", stages
+    )
+    assert_cause(out, "http_error", "HTTP 500")
+    sent = [str(r["messages"][-1]["content"]) for r in server.requests]
+    assert sent and not any("could not read any candidate place" in s for s in sent), sent

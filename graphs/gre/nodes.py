@@ -22,6 +22,7 @@ from gre_agent.agent.backends import Message, ToolCall
 from gre_agent.agent.parsing import parse_stage, try_parse_answer
 from gre_agent.agent.prompts import format_evidence, format_stage, render
 from gre_agent.agent.schemas import Details, Hypotheses, Scene, Semantics, Verification
+from gre_agent.core.errors import ErrorKind
 from gre_agent.core.trace import (
     DecisionEvent,
     FallbackEvent,
@@ -175,6 +176,22 @@ async def semantic(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
+# Model failures after which the same server, asked again at once, would fail the same
+# way: a repair prompt then only doubles the wait.
+UNREACHABLE = frozenset({ErrorKind.timeout, ErrorKind.rate_limited, ErrorKind.http_error,
+                         ErrorKind.unavailable, ErrorKind.cache_miss})  # fmt: skip
+
+
+def _model_unreachable(events: list[dict[str, Any]]) -> bool:
+    """Whether the run's last model call failed in one of the UNREACHABLE ways."""
+    for event in reversed(events):
+        if event.get("type") == "model_call":
+            return False
+        if event.get("type") == "model_error":
+            return event.get("kind") in UNREACHABLE
+    return False
+
+
 def _candidates_from(parsed: Hypotheses, text: str | None) -> list[Candidate]:
     cands = [Candidate.from_hypothesis(h) for h in parsed.hypotheses if h.place or h.coordinates]
     if not cands and text:
@@ -202,7 +219,7 @@ async def hypotheses(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     msgs = update.get("messages", state.messages)
     parsed = parse_stage(Hypotheses, text or "")
     cands = _candidates_from(parsed, text)
-    if not cands and asks_again(ctx):
+    if not cands and asks_again(ctx) and not _model_unreachable([*state.trace, *events]):
         msgs, text, more = await _stage(ctx, state.image, msgs, "hypotheses_repair", REPAIR_PROMPT)
         events += more
         parsed = parse_stage(Hypotheses, text or "")
