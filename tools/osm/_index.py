@@ -102,7 +102,7 @@ CREATE TABLE way_nodes(way_fid INTEGER NOT NULL, seq INTEGER NOT NULL, node_id I
 """
 
 # The Python reader's boxes and tags, made in SQL (the native reader writes them sorted).
-PYTHON_TABLES = """
+PYTHON_TABLES = f"""
 INSERT INTO boxes SELECT cell_of(min_lat, min_lon, max_lat, max_lon), id,
     min_lat, max_lat, min_lon, max_lon FROM features ORDER BY 1, 2;
 INSERT INTO tags SELECT j.key, j.value, f.id FROM features f, json_each(f.tags) j
@@ -169,7 +169,7 @@ def _interesting(tags: Mapping[str, str]) -> bool:
 def _names(tags: Mapping[str, str]) -> set[str]:
     found: set[str] = set()
     for key, value in tags.items():
-        if "name" in key and NAME_KEY.match(key):  # the substring test skips most keys fast
+        if "name" in key and _is_name_key(key):  # the substring test skips most keys fast
             found.update(_value_names(value))
     return found
 
@@ -359,7 +359,7 @@ def _read_python(
         out.close()
     db.create_function("cell_of", 4, cell_of, deterministic=True)
     db.create_function("indexed_key", 1, indexed_key, deterministic=True)
-    db.executescript(PYTHON_TABLES.replace("{COUNTED_PAIRS}", str(COUNTED_PAIRS)))
+    db.executescript(PYTHON_TABLES)
 
 
 def _read_native(
@@ -771,21 +771,17 @@ class OsmIndex:
         )
         if lead is None:
             sql, params = _box_sql(box, columns.format("b"))
-            terms: list[str] = []
         else:
             south, west, north, east = box
-            sql = f"SELECT {columns.format('f')} FROM features f"
-            terms = [
-                lead[0],
-                "f.min_lat <= ? AND f.max_lat >= ? AND f.min_lon <= ? AND f.max_lon >= ?",
-            ]
+            sql = (
+                f"SELECT {columns.format('f')} FROM features f WHERE {lead[0]}"
+                " AND f.min_lat <= ? AND f.max_lat >= ? AND f.min_lon <= ? AND f.max_lon >= ?"
+            )
             params = [*lead[1], north, south, east, west]
         for key, value in rest.items():
             term, term_params = _tag_term(key, value)
-            terms.append(term)
+            sql += f" AND {term}"
             params += term_params
-        if terms:
-            sql += (" AND " if lead is None else " WHERE ") + " AND ".join(terms)
         rows = self._rows(sql, params)
         return [_Candidate(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7])) for r in rows]
 
@@ -924,8 +920,9 @@ class OsmIndex:
         limit: int,
     ) -> list[Feature]:
         """Features tagged addr:housenumber and an addr:street of that name (any case or
-        accents); nearest first when `around` is given. The tags table already holds
-        every addr:* tag, so the house number's index finds them without a new table."""
+        accents); nearest first when `around` is given. The tags table holds the house
+        numbers; each match's street is read from its own tags (addr:street is left out
+        of that table, see UNINDEXED_KEYS)."""
         variants = housenumber_variants(housenumber)
         rows = self._rows(
             "SELECT h.fid, json_extract(f.tags, '$.\"addr:street\"') FROM tags h"
