@@ -78,6 +78,19 @@ def _is_new(new: Candidate, cands: list[Candidate]) -> bool:
     return not any(same_place(new, c) or (c.located and c.within(new.lat, new.lon)) for c in cands)  # type: ignore[arg-type]
 
 
+def _found_at(f: Feature, place: str, radius_km: float, read: str) -> Candidate:
+    """A candidate from the evidence: at feature `f`, for what was read in the image."""
+    return Candidate(place=place, lat=f.lat, lon=f.lon, radius_km=radius_km, prior=0.4,
+                     origin="evidence", model_evidence=[read])  # fmt: skip
+
+
+def _only_match(f: Feature, what: str) -> str:
+    return (
+        f"OSM {f.osm_type} {f.osm_id} '{f.name}' at ({f.lat:.5f}, {f.lon:.5f}), "
+        f"the only {what} so named in the index: new candidate"
+    )
+
+
 def ruled_out(c: Candidate, evidence: list[EvidenceItem | None]) -> bool:
     """The evidence rejects the candidate or contradicts it (wrong script, country...)."""
     if c.status == "rejected" or c.score <= CONTRADICTS:  # earlier rounds count too
@@ -202,21 +215,9 @@ async def search_everywhere(
         if group is None:
             continue
         f = group[0]
-        new = Candidate(
-            place=f.name or s,
-            lat=f.lat,
-            lon=f.lon,
-            radius_km=3.0,
-            prior=0.4,
-            origin="evidence",
-            model_evidence=[f"street '{s}' read in the image"],
-        )
+        new = _found_at(f, f.name or s, 3.0, f"street '{s}' read in the image")
         if _is_new(new, cands + spawned):
-            summary = (
-                f"OSM {f.osm_type} {f.osm_id} '{f.name}' at ({f.lat:.5f}, {f.lon:.5f}), "
-                f"the only place so named in the index: new candidate"
-            )
-            claim = f"street '{s}' everywhere"
+            claim, summary = f"street '{s}' everywhere", _only_match(f, "place")
             r.add(
                 Finding.STREET_SEARCHED, new, claim=claim, summary=summary, outcome=street_outs[s]
             )
@@ -233,21 +234,9 @@ async def search_everywhere(
         if len(groups) != 1 or len(feats) > MAX_NAME_MATCHES:
             continue
         f = groups[0][0]
-        new = Candidate(
-            place=f.name or n,
-            lat=f.lat,
-            lon=f.lon,
-            radius_km=1.0,
-            prior=0.4,
-            origin="evidence",
-            model_evidence=[f"'{n}' read in the image"],
-        )
+        new = _found_at(f, f.name or n, 1.0, f"'{n}' read in the image")
         if _is_new(new, cands + spawned):
-            summary = (
-                f"OSM {f.osm_type} {f.osm_id} '{f.name}' at ({f.lat:.5f}, {f.lon:.5f}), "
-                "the only one so named in the index: new candidate"
-            )
-            claim = f"name '{n}' everywhere"
+            claim, summary = f"name '{n}' everywhere", _only_match(f, "one")
             r.add(Finding.NAME_SEARCHED, new, claim=claim, summary=summary, outcome=out)
             spawned.append(new)
     return spawned
@@ -290,15 +279,8 @@ async def check_addresses(r: Any, claims: Claims, cands: list[Candidate]) -> lis
             c.snap(f.lat, f.lon, f"address {street} {number}", Finding.ADDRESS_FOUND.weight, 0.1)
         if near:
             continue
-        new = Candidate(
-            place=f"{street} {number}",
-            lat=f.lat,
-            lon=f.lon,
-            radius_km=0.5,
-            prior=0.4,
-            origin="evidence",
-            model_evidence=[f"address '{street} {number}' read in the image"],
-        )
+        read = f"address '{street} {number}' read in the image"
+        new = _found_at(f, f"{street} {number}", 0.5, read)
         if _is_new(new, cands + spawned):
             r.add(
                 Finding.ADDRESS_CANDIDATE,
